@@ -1,0 +1,111 @@
+"""Command line: ``python -m grader {release,autograde,feedback,export,check} --help``."""
+import argparse
+import sys
+from pathlib import Path
+
+from grader.course import DEFAULT_WORKDIR, EXERCISES, assignments
+
+
+def _release(args):
+    from grader.release import release
+
+    for path in release(args.assignments, out=args.out, workdir=args.workdir):
+        print(f"released {path}")
+    return 0
+
+
+def _autograde(args):
+    from grader.autograde import autograde
+
+    rows, grader_errors = autograde(args.submissions, args.workdir, jobs=args.jobs, timeout=args.timeout,
+                                    csv_path=args.csv, progress=not args.quiet)
+    counts = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+        if row["status"] != "graded":
+            print(f"{row['status']:8} {row['student']}/{row['assignment']}: {row['reason']}")
+    print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no submissions found")
+    print(f"grades: {Path(args.csv) if args.csv else Path(args.workdir) / 'grades.csv'}")
+    return 2 if grader_errors else 0
+
+
+def _feedback(args):
+    from grader.feedback import generate_feedback
+
+    written, problems = generate_feedback(args.workdir, args.student)
+    for path in written:
+        print(f"feedback {path}")
+    for problem in problems:
+        print(f"error    {problem}", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def _export(args):
+    from grader.export import export_grades
+
+    rows = export_grades(args.workdir, args.csv)
+    print(f"{len(rows)} rows -> {Path(args.csv) if args.csv else Path(args.workdir) / 'grades.csv'}")
+    return 0
+
+
+def _check(args):
+    from grader.check import check
+
+    return check(args.notebook, timeout=args.timeout)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m grader", description="The RNN course tools: release exercises, autograde submissions, write feedback, export grades, and the students' self-check.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    workdir = dict(type=Path, default=DEFAULT_WORKDIR,
+                   help="working folder for the gradebook, autograded copies and feedback "
+                        "(default: %(default)s, or $RNN_COURSE_WORKDIR)")
+
+    r = sub.add_parser("release", help="regenerate exercises/ from solutions/",
+                       description="Generate the student notebooks from the nbgrader source notebooks in solutions/.")
+    r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help=f"default: all ({', '.join(assignments())})")
+    r.add_argument("--out", type=Path, default=EXERCISES, help="where to write (default: %(default)s)")
+    r.add_argument("--workdir", **workdir)
+    r.set_defaults(run=_release)
+
+    a = sub.add_parser("autograde", help="grade a folder of submissions and write grades.csv",
+                       description="Grade SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb. Every submission gets "
+                                   "a status: graded, flagged (graded, but look at it) or failed (could not be graded, "
+                                   "no score). Exits non-zero only if the grader itself breaks.")
+    a.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
+    a.add_argument("--jobs", "-j", type=int, default=1, help="parallel workers (default: %(default)s)")
+    a.add_argument("--timeout", type=int, default=30, help="seconds allowed per cell (default: %(default)s)")
+    a.add_argument("--csv", type=Path, help="where to write the grades (default: WORKDIR/grades.csv)")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--workdir", **workdir)
+    a.set_defaults(run=_autograde)
+
+    f = sub.add_parser("feedback", help="write one HTML feedback file per student and assignment",
+                       description="Write WORKDIR/feedback/<student>/<assignment>/<notebook>.html from the last "
+                                   "autograde run: scores and failure messages, no hidden test code.")
+    f.add_argument("--student", action="append", help="only this student (repeatable)")
+    f.add_argument("--workdir", **workdir)
+    f.set_defaults(run=_feedback)
+
+    e = sub.add_parser("export", help="rewrite grades.csv from the gradebook (after manual grading)",
+                       description="Rewrite the grades CSV from the gradebook, including manual grades given since.")
+    e.add_argument("--csv", type=Path, help="where to write (default: WORKDIR/grades.csv)")
+    e.add_argument("--workdir", **workdir)
+    e.set_defaults(run=_export)
+
+    c = sub.add_parser("check", help="self-check a filled-in exercise notebook (for students)",
+                       description="Run a notebook's visible tests and print each graded part's result. "
+                                   "Exits 1 if any part fails or is not done.")
+    c.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    c.add_argument("--timeout", type=int, default=60, help="seconds allowed per cell (default: %(default)s)")
+    c.set_defaults(run=_check)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Where things are, and the nbgrader configuration that maps the course onto the repository."""
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions"
+EXERCISES = REPO / "exercises"
+DEFAULT_WORKDIR = Path(os.environ.get("RNN_COURSE_WORKDIR", REPO / ".grading"))
+
+
+def assignments():
+    """Assignment names: every ``solutions/<name>/<name>.ipynb``."""
+    return sorted(p.parent.name for p in SOLUTIONS.glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def notebook_name(assignment):
+    """Each assignment has one notebook, named like its folder."""
+    return f"{assignment}.ipynb"
+
+
+def prepare_environment():
+    """Make nbgrader's helpers and the hidden-test modules reachable from here and from kernels.
+
+    nbgrader starts ``alembic`` by name, so the interpreter's ``bin/`` must be on PATH;
+    kernels inherit PYTHONPATH, which lets hidden tests import ``grader``.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(REPO) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
+
+
+def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, kernel_socket=None):
+    """nbgrader settings for one run; every folder it writes is under ``workdir`` unless given."""
+    workdir = Path(workdir).resolve()
+    c = Config()
+    c.CourseDirectory.root = str(workdir)
+    c.CourseDirectory.source_directory = str(SOLUTIONS)
+    c.CourseDirectory.release_directory = str(Path(release).resolve())
+    c.CourseDirectory.submitted_directory = str(Path(submitted or workdir / "submitted").resolve())
+    c.CourseDirectory.autograded_directory = str(workdir / "autograded")
+    c.CourseDirectory.feedback_directory = str(workdir / "feedback")
+    c.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__"]
+    c.Execute.timeout = timeout
+    c.Execute.interrupt_on_timeout = True
+    c.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back and graded, not skipped
+    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    if kernel_socket:
+        # nbgrader's default TCP ports collide between parallel workers; a Unix socket per worker cannot.
+        c.KernelManager.transport = "ipc"
+        c.KernelManager.ip = str(kernel_socket)
+    return c

@@ -1,0 +1,68 @@
+"""Feedback for students: scores and failure messages, never hidden test code.
+
+nbgrader's own feedback prints the hidden tests, and their tracebacks quote the hidden
+lines; the chain below removes both and keeps each test's one-line message.
+"""
+import html
+import json
+from pathlib import Path
+
+from nbgrader import utils
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreprocessor
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
+from grader.course import nbgrader_config, notebook_name, prepare_environment
+
+
+class KeepOnlyTestMessages(NbGraderPreprocessor):
+    """Replace each test cell's traceback by its last line, ``ErrorName: message``."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
+
+
+FEEDBACK_CHAIN = [GetGrades, ClearHiddenTests, KeepOnlyTestMessages, CSSHTMLHeaderPreprocessor]
+
+FAILED_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><h1>{title}</h1><p><strong>Your notebook could not be graded.</strong></p>
+<p>{reason}</p><p>Fix this and submit again, or ask your instructor.</p></body></html>
+"""
+
+
+def feedback_path(workdir, student, assignment):
+    return Path(workdir) / "feedback" / student / assignment / notebook_name(assignment).replace(".ipynb", ".html")
+
+
+def generate_feedback(workdir, students=None):
+    """Write one HTML file per graded submission (and a short note for each failed one)."""
+    from nbgrader.apps import NbGraderAPI
+
+    prepare_environment()
+    workdir = Path(workdir).resolve()
+    status_file = workdir / "status.json"
+    if not status_file.exists():
+        raise FileNotFoundError(f"no grading results in {workdir}: run `python -m grader autograde` first")
+    config = nbgrader_config(workdir)
+    config.GenerateFeedback.preprocessors = FEEDBACK_CHAIN
+    api = NbGraderAPI(config=config)
+    written, problems = [], []
+    for key, entry in sorted(json.loads(status_file.read_text()).items()):
+        student, assignment = key.split("/", 1)
+        if students and student not in students:
+            continue
+        target = feedback_path(workdir, student, assignment)
+        if entry["status"] == "failed":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            title = html.escape(f"{assignment}: feedback for {student}")
+            target.write_text(FAILED_PAGE.format(title=title, reason=html.escape(entry["reason"])))
+        else:
+            result = api.generate_feedback(assignment, student, force=True)
+            if not result["success"]:
+                problems.append(f"{key}: {(result.get('error') or 'feedback failed').strip().splitlines()[-1]}")
+                continue
+        written.append(target)
+    return written, problems

@@ -1,0 +1,91 @@
+"""Shared fixtures: one graded class of submissions (correct, blank, wrong, hostile, broken) per test run."""
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bank_ch04_recurrent_networks import MISTAKES  # noqa: E402
+from submission_bank import blank, filled  # noqa: E402
+
+A = "ch04_recurrent_networks"
+TIMEOUT = 10  # seconds per cell while testing; the hanging submissions cost this much each
+
+
+def _endless(catch_interrupt):
+    """Code appended to a solution cell: a loop nbgrader must interrupt (or give up on)."""
+    if catch_interrupt:
+        return "\nimport time\nwhile True:\n    try:\n        time.sleep(0.5)\n    except KeyboardInterrupt:\n        pass\n"
+    return "\nimport time\nwhile True:\n    time.sleep(0.5)\n"
+
+
+def hostile_and_broken():
+    """student -> (assignment folder, file name, notebook or raw text), each with a known right outcome."""
+    def with_cell_code(grade_id, extra):
+        nb = filled(A)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+                cell.source += extra
+        return nb
+
+    deleted = filled(A)
+    deleted.cells = [c for c in deleted.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_rnn_step"]
+    edited = filled(A)
+    for cell in edited.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_forward":
+            cell.source = "print('all good')"
+    released_text = (Path(__file__).parent.parent / "exercises" / A / f"{A}.ipynb").read_text()
+    return {
+        "truncated_json": (A, f"{A}.ipynb", released_text[: len(released_text) // 2]),
+        "dead_kernel": (A, f"{A}.ipynb", with_cell_code("rnn_step", "\nimport os\nos._exit(1)\n")),
+        "ignores_interrupt": (A, f"{A}.ipynb", with_cell_code("rnn_step", _endless(catch_interrupt=True))),
+        "endless_loop": (A, f"{A}.ipynb", with_cell_code("cross_entropy", _endless(catch_interrupt=False))),
+        "renamed_file": (A, "my_rnn_homework.ipynb", filled(A)),
+        "deleted_test_cell": (A, f"{A}.ipynb", deleted),
+        "edited_test_cell": (A, f"{A}.ipynb", edited),
+        "unknown_assignment": ("ch99_not_an_assignment", f"{A}.ipynb", filled(A)),
+    }
+
+
+def write_submission(root, student, assignment, name, content):
+    folder = root / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        (folder / name).write_text(content)
+    else:
+        nbformat.write(content, folder / name)
+
+
+@pytest.fixture(scope="session")
+def class_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("submissions")
+    write_submission(root, "correct", A, f"{A}.ipynb", filled(A))
+    write_submission(root, "untouched", A, f"{A}.ipynb", blank(A))
+    for name, mistake in MISTAKES.items():
+        write_submission(root, name, A, f"{A}.ipynb", filled(A, {mistake.cell: mistake.code}))
+    for student, (assignment, name, content) in hostile_and_broken().items():
+        write_submission(root, student, assignment, name, content)
+    return root
+
+
+@pytest.fixture(scope="session")
+def graded(class_folder, tmp_path_factory):
+    """Autograde the whole class once with two workers: (rows by student, workdir)."""
+    from grader.autograde import autograde
+
+    workdir = tmp_path_factory.mktemp("workdir")
+    rows, grader_errors = autograde(class_folder, workdir, jobs=2, timeout=TIMEOUT, progress=False)
+    assert grader_errors == 0
+    return {row["student"]: row for row in rows}, workdir
+
+
+@pytest.fixture(scope="session")
+def feedback(graded):
+    """Feedback for the graded class: (html text by student, problems)."""
+    from grader.feedback import generate_feedback
+
+    _, workdir = graded
+    written, problems = generate_feedback(workdir)
+    return {path.parent.parent.name: path.read_text() for path in written}, problems

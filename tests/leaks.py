@@ -1,0 +1,35 @@
+"""The lines that must never reach a student: solution code and hidden tests, read from the source."""
+import html
+import re
+
+from submission_bank import load
+
+from grader.course import SOLUTIONS
+
+REGION = {
+    "solution": re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S),
+    "hidden": re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S),
+}
+MIN_LENGTH = 10  # shorter lines ("return H") are too generic to prove a leak
+
+
+def region_lines(assignment, kind):
+    """Distinctive code lines inside the ``kind`` regions of the source notebook."""
+    lines = set()
+    for cell in load(SOLUTIONS, assignment).cells:
+        for region in REGION[kind].findall(cell.source + "\n"):
+            for line in region.splitlines():
+                line = line.strip()
+                if len(line) >= MIN_LENGTH and not line.startswith("#"):
+                    lines.add(line)
+    return lines
+
+
+def visible_text(page):
+    """What a reader sees of an HTML page: tags dropped (highlighting splits code into spans), entities decoded."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S | re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def leaked(lines, text):
+    return sorted(line for line in lines if line in text)

@@ -1,0 +1,44 @@
+"""Build student submissions from the released notebook, as students would hand them in.
+
+``filled(assignment, answers)`` starts from the release, fills every solution cell with
+the source's solution, then replaces the cells named in ``answers`` with other code:
+that is how the bank of realistic wrong submissions below is written.
+"""
+import copy
+import re
+
+import nbformat
+
+from grader.course import EXERCISES, SOLUTIONS, notebook_name
+
+SOLUTION_REGION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+
+
+def load(folder, assignment):
+    return nbformat.read(folder / assignment / notebook_name(assignment), as_version=4)
+
+
+def solution_sources(assignment):
+    """grade_id -> the solution cell's source with the solution markers removed."""
+    out = {}
+    for cell in load(SOLUTIONS, assignment).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            out[meta["grade_id"]] = SOLUTION_REGION.sub("", cell.source + "\n").rstrip("\n")
+    return out
+
+
+def filled(assignment, answers=None):
+    """The released notebook with solution cells answered (by the solution, unless overridden)."""
+    nb = copy.deepcopy(load(EXERCISES, assignment))
+    sources = {**solution_sources(assignment), **(answers or {})}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in sources:
+            cell.source = sources[grade_id]
+    return nb
+
+
+def blank(assignment):
+    """The release exactly as a student receives it."""
+    return load(EXERCISES, assignment)

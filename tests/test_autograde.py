@@ -1,0 +1,135 @@
+"""The grader end to end on a class of correct, blank, wrong, hostile and broken submissions."""
+import subprocess
+import sys
+
+import pytest
+
+from bank_ch04_recurrent_networks import MISTAKES
+from conftest import A, hostile_and_broken
+from grader.course import REPO
+from leaks import leaked, region_lines, visible_text
+from points import manual_points, points
+
+PARTS, AUTO = points(A)
+
+
+def parts_of(row):
+    """'test_rnn_step=3/3; ...' -> {'test_rnn_step': 3.0, ...} (manual parts: None)."""
+    out = {}
+    for item in row["parts"].split("; "):
+        name, score = item.split("=")
+        out[name] = None if score.startswith("?") else float(score.split("/")[0])
+    return out
+
+
+def test_every_submission_gets_a_row(graded, class_folder):
+    rows, _ = graded
+    students = {p.name for p in class_folder.iterdir()}
+    assert set(rows) == students
+
+
+def test_solution_scores_full_marks(graded):
+    row = graded[0]["correct"]
+    assert (row["status"], row["reason"]) == ("graded", "")
+    assert float(row["score"]) == AUTO
+    assert float(row["max_score"]) == AUTO + manual_points(A)
+    assert float(row["manual_pending"]) == manual_points(A)  # the written answer waits for a person
+
+
+def test_untouched_release_scores_zero(graded):
+    row = graded[0]["untouched"]
+    assert row["status"] == "graded"
+    assert float(row["score"]) == 0
+    assert float(row["manual_pending"]) == 0  # an empty written answer is not worth a look
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_each_mistake_loses_exactly_its_part(graded, name):
+    row, mistake = graded[0][name], MISTAKES[name]
+    assert row["status"] == "graded", row
+    got = parts_of(row)
+    for part, pts in PARTS.items():
+        assert got[part] == (0 if part == mistake.fails else pts), f"{name}: {part}"
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_feedback_names_the_mistake(feedback, name):
+    pages, problems = feedback
+    assert not problems
+    assert MISTAKES[name].says in visible_text(pages[name])
+
+
+EXPECTED = {  # student -> (status, words in the reason, score: "full" or "" for none)
+    "truncated_json": ("failed", "not a readable notebook", ""),
+    "dead_kernel": ("failed", "kernel died", ""),
+    "ignores_interrupt": ("failed", "ran longer than", ""),
+    "endless_loop": ("flagged", "interrupted", "full"),
+    "renamed_file": ("flagged", "renamed", "full"),
+    "deleted_test_cell": ("flagged", "deleted cells put back", "full"),
+    "edited_test_cell": ("flagged", "edited read-only cells restored", "full"),
+    "unknown_assignment": ("failed", "unknown assignment", ""),
+}
+
+
+def test_expected_outcomes_cover_the_hostile_bank():
+    assert set(EXPECTED) == set(hostile_and_broken())
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_hostile_and_broken_submissions(graded, student):
+    row = graded[0][student]
+    status, words, score = EXPECTED[student]
+    assert row["status"] == status, row
+    assert words in row["reason"], row
+    assert row["score"] == ("" if score == "" else f"{AUTO:g}"), row  # failed: no score, never a plain 0
+
+
+def test_gradebook_records_flags(graded):
+    from nbgrader.api import Gradebook
+
+    rows, workdir = graded
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gb:
+        for student in ("correct", "renamed_file", "dead_kernel"):
+            notebook = gb.find_submission(A, student).notebooks[0]
+            assert notebook.flagged == (rows[student]["status"] != "graded"), student
+
+
+def test_feedback_shows_no_hidden_test(feedback):
+    pages, _ = feedback
+    hidden = region_lines(A, "hidden")
+    for student, page in pages.items():
+        text = visible_text(page)
+        assert not leaked(hidden, text), student
+        assert "hidden_tests" not in text and "hidden.test_" not in text, student
+
+
+def test_feedback_for_a_failed_submission_says_why(feedback, graded):
+    pages, _ = feedback
+    assert "kernel died" in pages["dead_kernel"]
+
+
+def test_cli_help_for_every_command():
+    for command in ([], ["release"], ["autograde"], ["feedback"], ["export"], ["check"]):
+        done = subprocess.run([sys.executable, "-m", "grader", *command, "--help"], cwd=REPO,
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and "usage:" in done.stdout, command
+
+
+def test_cli_autograde_and_export(class_folder, tmp_path):
+    """The command an instructor types: one student, exit code 0, a CSV with the promised columns."""
+    import csv
+    import shutil
+
+    one = tmp_path / "one"
+    shutil.copytree(class_folder / "correct", one / "correct")
+    done = subprocess.run([sys.executable, "-m", "grader", "autograde", str(one), "--workdir", str(tmp_path / "wd"),
+                           "--quiet"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "wd" / "grades.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["student"] for r in rows] == ["correct"]
+    assert {"student", "assignment", "score", "max_score", "status", "reason"} <= set(rows[0])
+    done = subprocess.run([sys.executable, "-m", "grader", "export", "--workdir", str(tmp_path / "wd"),
+                           "--csv", str(tmp_path / "again.csv")], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "again.csv").read_text() == (tmp_path / "wd" / "grades.csv").read_text()

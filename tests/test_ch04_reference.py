@@ -1,0 +1,131 @@
+"""The chapter 4 reference implementation against torch, and the hidden tests against the reference."""
+import numpy as np
+import pytest
+import torch
+
+from grader.hidden_tests import ch04_recurrent_networks as hidden
+from grader.hidden_tests import diagnose, use_reference_parts
+from grader.reference import ch04_recurrent_networks as ref
+from submission_bank import load
+
+from grader.course import SOLUTIONS
+
+
+def torch_rnn(W_xh, W_hh, b_h):
+    rnn = torch.nn.RNN(W_xh.shape[1], W_xh.shape[0], batch_first=True).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(b_h))
+        rnn.bias_hh_l0.zero_()
+    return rnn
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("with_h0", [True, False])
+def test_rnn_forward_matches_torch(seed, with_h0):
+    c = hidden.random_case(seed)
+    h0 = c["h0"] if with_h0 else None
+    out, h_T = torch_rnn(c["W_xh"], c["W_hh"], c["b_h"])(
+        torch.from_numpy(c["X"]), None if h0 is None else torch.from_numpy(h0)[None])
+    H = ref.rnn_forward(c["X"], h0, c["W_xh"], c["W_hh"], c["b_h"])
+    np.testing.assert_allclose(H, out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(H[:, -1], h_T[0].detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_rnn_step_is_one_step_of_forward():
+    c = hidden.random_case(7)
+    np.testing.assert_allclose(ref.rnn_step(c["X"][:, 0], c["h0"], c["W_xh"], c["W_hh"], c["b_h"]),
+                               ref.rnn_forward(c["X"][:, :1], c["h0"], c["W_xh"], c["W_hh"], c["b_h"])[:, 0])
+
+
+def test_many_to_one_logits_match_torch_rnn_and_linear():
+    c = hidden.random_case(3)
+    rnn = torch_rnn(c["W_xh"], c["W_hh"], c["b_h"])
+    linear = torch.nn.Linear(*c["W_hy"].shape[::-1]).double()
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(c["W_hy"]))
+        linear.bias.copy_(torch.from_numpy(c["b_y"]))
+        expected = linear(rnn(torch.from_numpy(c["X"]), torch.from_numpy(c["h0"])[None])[0][:, -1]).numpy()
+    got = ref.many_to_one_logits(c["X"], c["h0"], c["W_xh"], c["W_hh"], c["b_h"], c["W_hy"], c["b_y"])
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1.0, 50.0, 1000.0])
+def test_cross_entropy_matches_torch_and_stays_finite(scale):
+    rng = np.random.default_rng(0)
+    logits, targets = scale * rng.normal(size=(6, 5)), rng.integers(0, 5, size=6)
+    expected = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(targets)).item()
+    assert np.isfinite(ref.cross_entropy(logits, targets))
+    np.testing.assert_allclose(ref.cross_entropy(logits, targets), expected, rtol=1e-12)
+
+
+def test_cross_entropy_gradient_is_softmax_minus_onehot():
+    """d(loss)/d(logits) = (softmax - onehot) / B, checked by central finite differences."""
+    rng = np.random.default_rng(1)
+    logits, targets = rng.normal(size=(3, 4)), np.array([0, 3, 1])
+    eps, numeric = 1e-6, np.zeros_like(logits)
+    for i in np.ndindex(*logits.shape):
+        bump = np.zeros_like(logits)
+        bump[i] = eps
+        numeric[i] = (ref.cross_entropy(logits + bump, targets) - ref.cross_entropy(logits - bump, targets)) / (2 * eps)
+    analytic = (np.exp(ref.log_softmax(logits)) - np.eye(4)[targets]) / len(targets)
+    np.testing.assert_allclose(numeric, analytic, atol=1e-8)
+
+
+# --- the hidden tests themselves: pass on the reference, fail on each known mistake with its name ---
+
+@pytest.fixture(scope="module")
+def check_close():
+    """The notebook's own check_close, taken from the source notebook's setup cell."""
+    setup = next(c for c in load(SOLUTIONS, "ch04_recurrent_networks").cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    namespace = {}
+    exec(setup.source, namespace)
+    return namespace["check_close"]
+
+
+def test_hidden_tests_pass_on_the_reference(check_close, capsys):
+    namespace = {}
+    hidden.test_rnn_step(ref.rnn_step, check_close)
+    hidden.test_rnn_forward(ref.rnn_forward, check_close, namespace)
+    hidden.test_many_to_one_logits(ref.many_to_one_logits, check_close, namespace)
+    hidden.test_cross_entropy(ref.cross_entropy, check_close)
+    assert capsys.readouterr().out.count("ok:") >= 4 * len(hidden.SEEDS)
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.STEP_MISTAKES))
+def test_hidden_step_test_names_each_mistake(check_close, mistake):
+    with pytest.raises(AssertionError, match="your result matches " + mistake.split(" (")[0][:20]):
+        hidden.test_rnn_step(hidden.STEP_MISTAKES[mistake], check_close)
+
+
+def test_every_known_mistake_changes_the_output():
+    """A 'mistake' equal to the right answer would make its diagnosis meaningless."""
+    c = hidden.random_case(hidden.SEEDS[0])
+    args = (c["X"], c["h0"], c["W_xh"], c["W_hh"], c["b_h"])
+    right = ref.rnn_forward(*args)
+    for name, wrong in hidden.forward_mistakes(*args).items():
+        assert not np.allclose(wrong, right), name
+
+
+def test_diagnose_finds_nothing_for_unknown_answers():
+    assert diagnose(np.zeros(3), {"a": np.ones(3)}) == ""
+    assert diagnose("not an array", {"a": np.ones(3)}) == ""
+
+
+def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
+    """A wrong rnn_step must not cost points again in rnn_forward."""
+    namespace = {"rnn_step": hidden.STEP_MISTAKES["a missing bias b_h"]}
+
+    def student_forward(X, h0, W_xh, W_hh, b_h):  # calls whatever rnn_step is in its namespace
+        h, states = (np.zeros((X.shape[0], W_hh.shape[0])) if h0 is None else h0), []
+        for t in range(X.shape[1]):
+            h = namespace["rnn_step"](X[:, t], h, W_xh, W_hh, b_h)
+            states.append(h)
+        return np.stack(states, axis=1)
+
+    hidden.test_rnn_forward(student_forward, check_close, namespace)
+    assert namespace["rnn_step"] is ref.rnn_step
+    use_reference_parts(namespace, rnn_step=None)
+    assert namespace["rnn_step"] is None

@@ -1,0 +1,44 @@
+"""The student's self-check: passes a correct notebook, names what is left to do otherwise."""
+import nbformat
+
+from bank_ch04_recurrent_networks import MISTAKES
+from conftest import A
+from grader.check import check
+from submission_bank import blank, filled
+
+
+def run_check(tmp_path, nb):
+    path = tmp_path / f"{A}.ipynb"
+    nbformat.write(nb, path)
+    lines = []
+    return check(path, out=lines.append), lines
+
+
+def test_correct_notebook_passes(tmp_path):
+    code, lines = run_check(tmp_path, filled(A))
+    assert code == 0, lines
+    assert sum(line.startswith("PASS") for line in lines) == 4
+    assert any(line.startswith("HAND") for line in lines)
+
+
+def test_untouched_notebook_lists_every_part_to_do(tmp_path):
+    code, lines = run_check(tmp_path, blank(A))
+    assert code == 1
+    assert sum(line.startswith("TODO") for line in lines) == 4
+    assert any(line.startswith("EMPTY") for line in lines)
+
+
+def test_wrong_answer_fails_with_its_message(tmp_path):
+    mistake = MISTAKES["ignored_initial_state"]
+    code, lines = run_check(tmp_path, filled(A, {mistake.cell: mistake.code}))
+    assert code == 1
+    failing = [line for line in lines if line.startswith("FAIL")]
+    assert len(failing) == 2  # rnn_forward, and the classifier built on it (visible tests use the student's parts)
+    assert "rnn_forward" in failing[0] and "expected" in failing[0]
+
+
+def test_missing_and_broken_files_get_a_clear_error(tmp_path):
+    lines = []
+    assert check(tmp_path / "nope.ipynb", out=lines.append) == 2 and "does not exist" in lines[0]
+    (tmp_path / "bad.ipynb").write_text("{not json")
+    assert check(tmp_path / "bad.ipynb", out=lines.append) == 2 and "not a readable notebook" in lines[-1]
