@@ -3,16 +3,7 @@
 Each entry: the code a student might write for one solution cell, the test cell that
 must fail (and only it), and words the failure message must contain.
 """
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Mistake:
-    cell: str          # the solution cell's grade_id
-    code: str          # what the student wrote there
-    fails: str         # the only test cell that must lose its points
-    says: str          # text the hidden test's message must contain
-
+from submission_bank import Mistake
 
 STEP = "def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):\n    return {}\n"
 FORWARD = '''def rnn_forward(X, h0, W_xh, W_hh, b_h):

@@ -1,4 +1,9 @@
-"""Shared fixtures: one graded class of submissions (correct, blank, wrong, hostile, broken) per test run."""
+"""Shared fixtures: one graded class of submissions per test run.
+
+Every assignment gets a correct and an untouched submission and one per entry of its bank
+of mistakes (student ``<assignment>__<mistake>``); chapter 4 also gets the hostile and
+broken ones. Rows are keyed by (student, assignment).
+"""
 import sys
 from pathlib import Path
 
@@ -7,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bank_ch04_recurrent_networks import MISTAKES  # noqa: E402
-from submission_bank import blank, filled  # noqa: E402
+from grader.course import assignments  # noqa: E402
+from submission_bank import banks, blank, filled  # noqa: E402
 
-A = "ch04_recurrent_networks"
+A = "ch04_recurrent_networks"  # the assignment the hostile and broken submissions target
 TIMEOUT = 10  # seconds per cell while testing; the hanging submissions cost this much each
 
 
@@ -49,6 +54,10 @@ def hostile_and_broken():
     }
 
 
+def mistake_student(assignment, name):
+    return f"{assignment}__{name}"
+
+
 def write_submission(root, student, assignment, name, content):
     folder = root / student / assignment
     folder.mkdir(parents=True, exist_ok=True)
@@ -61,10 +70,12 @@ def write_submission(root, student, assignment, name, content):
 @pytest.fixture(scope="session")
 def class_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("submissions")
-    write_submission(root, "correct", A, f"{A}.ipynb", filled(A))
-    write_submission(root, "untouched", A, f"{A}.ipynb", blank(A))
-    for name, mistake in MISTAKES.items():
-        write_submission(root, name, A, f"{A}.ipynb", filled(A, {mistake.cell: mistake.code}))
+    for assignment in assignments():
+        write_submission(root, "correct", assignment, f"{assignment}.ipynb", filled(assignment))
+        write_submission(root, "untouched", assignment, f"{assignment}.ipynb", blank(assignment))
+    for (assignment, name), mistake in banks().items():
+        write_submission(root, mistake_student(assignment, name), assignment, f"{assignment}.ipynb",
+                         filled(assignment, {mistake.cell: mistake.code}))
     for student, (assignment, name, content) in hostile_and_broken().items():
         write_submission(root, student, assignment, name, content)
     return root
@@ -72,20 +83,20 @@ def class_folder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def graded(class_folder, tmp_path_factory):
-    """Autograde the whole class once with two workers: (rows by student, workdir)."""
+    """Autograde the whole class once with two workers: (rows by (student, assignment), workdir)."""
     from grader.autograde import autograde
 
     workdir = tmp_path_factory.mktemp("workdir")
     rows, grader_errors = autograde(class_folder, workdir, jobs=2, timeout=TIMEOUT, progress=False)
     assert grader_errors == 0
-    return {row["student"]: row for row in rows}, workdir
+    return {(row["student"], row["assignment"]): row for row in rows}, workdir
 
 
 @pytest.fixture(scope="session")
 def feedback(graded):
-    """Feedback for the graded class: (html text by student, problems)."""
+    """Feedback for the graded class: (html text by (student, assignment), problems)."""
     from grader.feedback import generate_feedback
 
     _, workdir = graded
     written, problems = generate_feedback(workdir)
-    return {path.parent.parent.name: path.read_text() for path in written}, problems
+    return {(path.parent.parent.name, path.parent.name): path.read_text() for path in written}, problems

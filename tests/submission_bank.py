@@ -5,11 +5,13 @@ the source's solution, then replaces the cells named in ``answers`` with other c
 that is how the bank of realistic wrong submissions below is written.
 """
 import copy
+import importlib
 import re
+from dataclasses import dataclass
 
 import nbformat
 
-from grader.course import EXERCISES, SOLUTIONS, notebook_name
+from grader.course import EXERCISES, SOLUTIONS, assignments, notebook_name
 
 SOLUTION_REGION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
 
@@ -42,3 +44,21 @@ def filled(assignment, answers=None):
 def blank(assignment):
     """The release exactly as a student receives it."""
     return load(EXERCISES, assignment)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A realistic wrong answer: the code a student wrote in one solution cell."""
+    cell: str          # the solution cell's grade_id
+    code: str          # what the student wrote there
+    fails: str         # the only test cell that must lose its points
+    says: str          # text the failure message must contain
+
+
+def banks():
+    """(assignment, mistake name) -> Mistake, from every ``tests/bank_<assignment>.py``."""
+    out = {}
+    for assignment in assignments():
+        module = importlib.import_module(f"bank_{assignment}")
+        out.update({(assignment, name): m for name, m in module.MISTAKES.items()})
+    return out

@@ -4,13 +4,14 @@ import sys
 
 import pytest
 
-from bank_ch04_recurrent_networks import MISTAKES
-from conftest import A, hostile_and_broken
-from grader.course import REPO
+from conftest import A, hostile_and_broken, mistake_student
+from grader.course import REPO, assignments
 from leaks import leaked, region_lines, visible_text
 from points import manual_points, points
+from submission_bank import banks
 
-PARTS, AUTO = points(A)
+ASSIGNMENTS = assignments()
+BANK = banks()
 
 
 def parts_of(row):
@@ -24,39 +25,41 @@ def parts_of(row):
 
 def test_every_submission_gets_a_row(graded, class_folder):
     rows, _ = graded
-    students = {p.name for p in class_folder.iterdir()}
-    assert set(rows) == students
+    folders = {(p.parent.name, p.name) for p in class_folder.glob("*/*") if p.is_dir()}
+    assert set(rows) == folders
 
 
-def test_solution_scores_full_marks(graded):
-    row = graded[0]["correct"]
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_scores_full_marks(graded, assignment):
+    row = graded[0][("correct", assignment)]
     assert (row["status"], row["reason"]) == ("graded", "")
-    assert float(row["score"]) == AUTO
-    assert float(row["max_score"]) == AUTO + manual_points(A)
-    assert float(row["manual_pending"]) == manual_points(A)  # the written answer waits for a person
+    assert float(row["score"]) == points(assignment)[1]
+    assert float(row["max_score"]) == points(assignment)[1] + manual_points(assignment)
+    assert float(row["manual_pending"]) == manual_points(assignment)  # written answers wait for a person
 
 
-def test_untouched_release_scores_zero(graded):
-    row = graded[0]["untouched"]
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_untouched_release_scores_zero(graded, assignment):
+    row = graded[0][("untouched", assignment)]
     assert row["status"] == "graded"
     assert float(row["score"]) == 0
     assert float(row["manual_pending"]) == 0  # an empty written answer is not worth a look
 
 
-@pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_each_mistake_loses_exactly_its_part(graded, name):
-    row, mistake = graded[0][name], MISTAKES[name]
+@pytest.mark.parametrize("assignment,name", sorted(BANK))
+def test_each_mistake_loses_exactly_its_part(graded, assignment, name):
+    row, mistake = graded[0][(mistake_student(assignment, name), assignment)], BANK[(assignment, name)]
     assert row["status"] == "graded", row
     got = parts_of(row)
-    for part, pts in PARTS.items():
+    for part, pts in points(assignment)[0].items():
         assert got[part] == (0 if part == mistake.fails else pts), f"{name}: {part}"
 
 
-@pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_feedback_names_the_mistake(feedback, name):
+@pytest.mark.parametrize("assignment,name", sorted(BANK))
+def test_feedback_names_the_mistake(feedback, assignment, name):
     pages, problems = feedback
     assert not problems
-    assert MISTAKES[name].says in visible_text(pages[name])
+    assert BANK[(assignment, name)].says in visible_text(pages[(mistake_student(assignment, name), assignment)])
 
 
 EXPECTED = {  # student -> (status, words in the reason, score: "full" or "" for none)
@@ -77,11 +80,12 @@ def test_expected_outcomes_cover_the_hostile_bank():
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
 def test_hostile_and_broken_submissions(graded, student):
-    row = graded[0][student]
+    assignment = hostile_and_broken()[student][0]
+    row = graded[0][(student, assignment)]
     status, words, score = EXPECTED[student]
     assert row["status"] == status, row
     assert words in row["reason"], row
-    assert row["score"] == ("" if score == "" else f"{AUTO:g}"), row  # failed: no score, never a plain 0
+    assert row["score"] == ("" if score == "" else f"{points(A)[1]:g}"), row  # failed: no score, never 0
 
 
 def test_gradebook_records_flags(graded):
@@ -91,21 +95,21 @@ def test_gradebook_records_flags(graded):
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gb:
         for student in ("correct", "renamed_file", "dead_kernel"):
             notebook = gb.find_submission(A, student).notebooks[0]
-            assert notebook.flagged == (rows[student]["status"] != "graded"), student
+            assert notebook.flagged == (rows[(student, A)]["status"] != "graded"), student
 
 
 def test_feedback_shows_no_hidden_test(feedback):
     pages, _ = feedback
-    hidden = region_lines(A, "hidden")
-    for student, page in pages.items():
+    hidden = {a: region_lines(a, "hidden") for a in ASSIGNMENTS}
+    for (student, assignment), page in pages.items():
         text = visible_text(page)
-        assert not leaked(hidden, text), student
+        assert not leaked(hidden.get(assignment, set()), text), student
         assert "hidden_tests" not in text and "hidden.test_" not in text, student
 
 
 def test_feedback_for_a_failed_submission_says_why(feedback, graded):
     pages, _ = feedback
-    assert "kernel died" in pages["dead_kernel"]
+    assert "kernel died" in pages[("dead_kernel", A)]
 
 
 def test_cli_help_for_every_command():

@@ -2,7 +2,7 @@
 import nbformat
 
 from bank_ch04_recurrent_networks import MISTAKES
-from conftest import A
+from conftest import A  # the self-check is the same code for every assignment
 from grader.check import check
 from submission_bank import blank, filled
 
