@@ -1,0 +1,154 @@
+"""Offline data for the course: text every Python has, a labelled set built from it, a
+synthetic source with a known entropy rate, and checked loaders for larger sets on disk.
+
+Nothing here downloads. The built-in texts change between Python versions, so each is
+checked against the SHA-256 the course's numbers were measured on (Python 3.11.7).
+"""
+import hashlib
+import importlib
+import inspect
+import json
+import pkgutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MEASURED_ON = "3.11.7"
+SHA256 = {  # text -> sha256 on MEASURED_ON
+    "python_docs": "71f2ff5d99bdc1f9c48c5c2353ad138201c5ca1c377e0226857ef8fa89b8bcee",
+    "docstrings": "16c9682a22ff844d1b7420575940ad39269d75291e7ad5527df96c91c585c8d2",  # JSON of the corpus
+}
+DOCSTRING_PACKAGES = ("asyncio", "email", "logging", "unittest", "xml")  # the classes of chapter 1
+MIN_DOCSTRING = 80  # characters: shorter docstrings are one-liners with too little to classify
+
+
+class DataError(RuntimeError):
+    """The data is not the data the course was measured on, or is missing."""
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check(name, text, strict):
+    expected = SHA256[name]
+    if strict and expected and _sha256(text) != expected:
+        raise DataError(
+            f"the '{name}' text of this Python ({sys.version.split()[0]}) differs from the one the course "
+            f"was measured on (Python {MEASURED_ON}); numbers will not match the book. Use Python "
+            f"{MEASURED_ON}, or pass strict=False to use this text anyway.")
+    return text
+
+
+def python_docs_text(strict=True):
+    """CPython's reference documentation as one English text (about 465k characters on 3.11.7)."""
+    from pydoc_data.topics import topics
+
+    return _check("python_docs", "\n\n".join(topics[key] for key in sorted(topics)), strict)
+
+
+def _module_docstrings(package):
+    root = importlib.import_module(package)
+    names = [package] + sorted(
+        m.name for m in pkgutil.walk_packages(root.__path__, package + ".")
+        if not any(part.startswith(("_", "test")) for part in m.name.split(".")[1:]))
+    docs = {}
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except Exception:  # an optional submodule this Python cannot import (e.g. a missing C library)
+            continue
+        for qualname, obj in inspect.getmembers(module):
+            if getattr(obj, "__module__", None) != name or not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            members = [(qualname, obj)]
+            if inspect.isclass(obj):
+                members += [(f"{qualname}.{k}", v) for k, v in sorted(vars(obj).items()) if inspect.isfunction(v)]
+            for qual, member in members:
+                doc = inspect.getdoc(member)
+                if doc and len(doc) >= MIN_DOCSTRING:
+                    docs[f"{name}.{qual}"] = doc
+    return docs
+
+
+def docstring_corpus(strict=True):
+    """Labelled documents: (label, qualified name, docstring) for the standard library packages
+    in DOCSTRING_PACKAGES, the label being the package. Sorted by name, so deterministic."""
+    corpus = [(package, name, doc) for package in DOCSTRING_PACKAGES
+              for name, doc in sorted(_module_docstrings(package).items())]
+    _check("docstrings", json.dumps(corpus), strict)
+    return corpus
+
+
+def split(items, fractions=(0.8, 0.1, 0.1), seed=0):
+    """Shuffle ``items`` with a fixed seed and cut them into consecutive parts of the given sizes."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    cuts = np.cumsum([round(f * len(items)) for f in fractions[:-1]])
+    return [[items[i] for i in part] for part in np.split(order, cuts)]
+
+
+def load_text_file(path, sha256, cache_dir=None):
+    """A larger public data set the user has on disk (tiny-shakespeare, IMDB, PTB...), verified by
+    SHA-256. The verified hash is cached by (path, size, mtime), so a big file is hashed once."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise DataError(f"{path} not found: download the data set yourself and pass its path "
+                        "(nothing is downloaded by the course)")
+    stat = path.stat()
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache = Path(cache_dir or Path.home() / ".cache" / "rnn-course") / "verified.json"
+    verified = json.loads(cache.read_text()) if cache.exists() else {}
+    if verified.get(key) != sha256:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != sha256:
+            raise DataError(f"{path} has SHA-256 {digest}, expected {sha256}: a different or damaged copy")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        verified[key] = sha256
+        cache.write_text(json.dumps(verified, indent=1))
+    return path.read_text(encoding="utf-8")
+
+
+class Markov2Source:
+    """A second-order Markov source over ``alphabet`` with random, seeded transition probabilities.
+
+    Its entropy rate is known exactly, H = -sum_{a,b} pi(a,b) sum_c P(c|a,b) log2 P(c|a,b),
+    with pi the stationary distribution of the pair chain: the floor that any model's
+    cross-entropy on its output approaches, and no model can beat.
+    """
+
+    def __init__(self, alphabet="abcde", concentration=0.3, seed=0):
+        self.alphabet = alphabet
+        k = len(alphabet)
+        rng = np.random.default_rng(seed)
+        self.P = rng.dirichlet(np.full(k, concentration), size=(k, k))  # P[a, b, c] = P(c | a, b)
+
+    def stationary_pairs(self):
+        """pi(a, b): the stationary distribution of the chain on pairs, by its leading eigenvector."""
+        k = len(self.alphabet)
+        T = np.zeros((k * k, k * k))  # from pair (a, b) to pair (b, c)
+        for a in range(k):
+            for b in range(k):
+                T[a * k + b, b * k: (b + 1) * k] = self.P[a, b]
+        values, vectors = np.linalg.eig(T.T)
+        pi = np.real(vectors[:, np.argmin(np.abs(values - 1))])
+        return (pi / pi.sum()).reshape(k, k)
+
+    def entropy_rate(self):
+        """Bits per symbol."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h_next = -np.nansum(np.where(self.P > 0, self.P * np.log2(self.P), 0.0), axis=2)
+        return float((self.stationary_pairs() * h_next).sum())
+
+    def sample(self, n, seed=0):
+        """A string of ``n`` symbols, started from the stationary pair distribution."""
+        k = len(self.alphabet)
+        rng = np.random.default_rng(seed)
+        a, b = divmod(int(rng.choice(k * k, p=self.stationary_pairs().ravel())), k)
+        out = [a, b]
+        u = rng.random(n)
+        cdf = np.cumsum(self.P, axis=2)
+        for i in range(n - 2):
+            c = min(int(np.searchsorted(cdf[out[-2], out[-1]], u[i])), k - 1)
+            out.append(c)
+        return "".join(self.alphabet[s] for s in out[:n])
