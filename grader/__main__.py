@@ -3,7 +3,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from grader.course import DEFAULT_WORKDIR, EXERCISES, assignments
+from grader.course import DEFAULT_WORKDIR, EXERCISES, CourseError, assignments
 
 
 def _release(args):
@@ -45,6 +45,13 @@ def _export(args):
 
     rows = export_grades(args.workdir, args.csv)
     print(f"{len(rows)} rows -> {Path(args.csv) if args.csv else Path(args.workdir) / 'grades.csv'}")
+    return 0
+
+
+def _publish(args):
+    from grader.publish import publish
+
+    print(f"published {publish(args.site, args.out)}")
     return 0
 
 
@@ -93,6 +100,13 @@ def parser():
     e.add_argument("--workdir", **workdir)
     e.set_defaults(run=_export)
 
+    s = sub.add_parser("publish", help="copy the built site to the folder to publish, after a leak check",
+                       description="Check that no solution or hidden-test line is in the built site, then copy "
+                                   "it (without build reports) to OUT, e.g. for GitHub Pages.")
+    s.add_argument("--site", type=Path, default=Path("_build/html"), help="the built site (default: %(default)s)")
+    s.add_argument("--out", type=Path, default=Path("_build/publish"), help="where to copy it (default: %(default)s)")
+    s.set_defaults(run=_publish)
+
     c = sub.add_parser("check", help="self-check a filled-in exercise notebook (for students)",
                        description="Run a notebook's visible tests and print each graded part's result. "
                                    "Exits 1 if any part fails or is not done.")
@@ -104,7 +118,11 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (CourseError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

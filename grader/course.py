@@ -11,6 +11,10 @@ EXERCISES = REPO / "exercises"
 DEFAULT_WORKDIR = Path(os.environ.get("RNN_COURSE_WORKDIR", REPO / ".grading"))
 
 
+class CourseError(RuntimeError):
+    """A problem the user can fix (bad input, missing build); the CLI prints it without a traceback."""
+
+
 def assignments():
     """Assignment names: every ``solutions/<name>/<name>.ipynb``."""
     return sorted(p.parent.name for p in SOLUTIONS.glob("*/*.ipynb") if p.stem == p.parent.name)

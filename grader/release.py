@@ -1,10 +1,11 @@
 """Generate the student notebooks in ``exercises/`` from the source notebooks in ``solutions/``."""
 from pathlib import Path
 
-from grader.course import DEFAULT_WORKDIR, EXERCISES, assignments, nbgrader_config, prepare_environment
+from grader.course import (DEFAULT_WORKDIR, EXERCISES, CourseError, assignments, nbgrader_config,
+                           prepare_environment)
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(CourseError):
     """nbgrader could not generate an assignment."""
 
 

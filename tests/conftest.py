@@ -4,6 +4,7 @@ Every assignment gets a correct and an untouched submission and one per entry of
 of mistakes (student ``<assignment>__<mistake>``); chapter 4 also gets the hostile and
 broken ones. Rows are keyed by (student, assignment).
 """
+import subprocess
 import sys
 from pathlib import Path
 
@@ -100,3 +101,16 @@ def feedback(graded):
     _, workdir = graded
     written, problems = generate_feedback(workdir)
     return {(path.parent.parent.name, path.parent.name): path.read_text() for path in written}, problems
+
+
+@pytest.fixture(scope="session")
+def html_dir(tmp_path_factory):
+    """The site, built from scratch with warnings as errors, as `make site` builds it."""
+    from grader.course import REPO
+
+    out = tmp_path_factory.mktemp("site")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run([str(jupyter_book), "build", str(REPO), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    return out / "_build" / "html"

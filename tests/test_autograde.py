@@ -6,7 +6,7 @@ import pytest
 
 from conftest import A, hostile_and_broken, mistake_student
 from grader.course import REPO, assignments
-from leaks import leaked, region_lines, visible_text
+from grader.leaks import leaked, region_lines, visible_text
 from points import manual_points, points
 from submission_bank import banks
 

@@ -7,7 +7,7 @@ import pytest
 
 from grader.course import EXERCISES, assignments, notebook_name
 from grader.release import ReleaseError, release
-from leaks import leaked, region_lines
+from grader.leaks import leaked, region_lines
 from submission_bank import load
 
 ASSIGNMENTS = assignments()

@@ -1,31 +1,15 @@
 """The book builds with warnings as errors, works offline, and shows students no solution."""
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from grader.course import REPO, assignments
-from leaks import leaked, region_lines, visible_text
+from grader.course import assignments
+from grader.leaks import leaked, region_lines, visible_text
 
-JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+from site_pages import pages
+
 CHAPTER = "book/ch04_recurrent_networks.html"
 EXERCISE = "exercises/ch04_recurrent_networks/ch04_recurrent_networks.html"
-
-
-@pytest.fixture(scope="session")
-def html_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    done = subprocess.run([str(JUPYTER_BOOK), "build", str(REPO), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
-    return out / "_build" / "html"
-
-
-def pages(html_dir):
-    return {p.relative_to(html_dir).as_posix(): p.read_text() for p in html_dir.rglob("*.html")
-            if "_static" not in p.parts}
 
 
 def test_chapter_and_exercise_pages_are_built(html_dir):
@@ -64,5 +48,38 @@ def test_site_loads_nothing_from_the_internet(html_dir):
     for name, page in pages(html_dir).items():
         tags = [m.group(0) for m in remote.finditer(page)]
         assert not tags, (name, tags[:3])
-    assert (html_dir / "_static" / "mathjax" / "MathJax.js").is_file()
-    assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/MathJax\.js', (html_dir / CHAPTER).read_text())
+    assert (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/tex-chtml\.js', (html_dir / CHAPTER).read_text())
+
+
+def test_publish_copies_the_site_without_build_reports(html_dir, tmp_path):
+    from grader.publish import publish
+
+    out = publish(html_dir, tmp_path / "publish")
+    assert (out / "index.html").is_file() and (out / EXERCISE).is_file()
+    assert not (out / "reports").exists() and not (out / ".buildinfo").exists()
+    assert not list(out.rglob("*solutions*"))
+
+
+def test_publish_refuses_a_site_with_a_solution_line(html_dir, tmp_path):
+    import shutil
+
+    from grader.publish import LeakError, publish
+
+    site = tmp_path / "html"
+    shutil.copytree(html_dir, site, ignore=shutil.ignore_patterns("_static", "_images"))
+    line = sorted(region_lines("ch04_recurrent_networks", "solution"))[0]
+    (site / "book" / "leaky.html").write_text(f"<pre>{line}</pre>")
+    with pytest.raises(LeakError, match="must not reach students"):
+        publish(site, tmp_path / "publish")
+    assert not (tmp_path / "publish").exists()
+
+
+def test_every_exercise_follows_its_chapter_in_the_toc():
+    from site_pages import toc_pages
+
+    order = toc_pages()
+    for assignment in assignments():
+        exercise = f"exercises/{assignment}/{assignment}.html"
+        assert exercise in order, f"{assignment} is not in _toc.yml"
+        assert order[order.index(exercise) - 1] == f"book/{assignment}.html", f"{assignment} must follow its chapter"

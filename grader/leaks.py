@@ -1,10 +1,13 @@
-"""The lines that must never reach a student: solution code and hidden tests, read from the source."""
+"""The lines that must never reach a student: solution code and hidden tests, read from the source.
+
+Used by the tests (exercises, feedback, site) and by ``python -m grader publish``.
+"""
 import html
 import re
 
-from submission_bank import load
+import nbformat
 
-from grader.course import SOLUTIONS
+from grader.course import SOLUTIONS, assignments, notebook_name
 
 REGION = {
     "solution": re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S),
@@ -16,7 +19,7 @@ MIN_LENGTH = 10  # shorter lines ("return H") are too generic to prove a leak
 def region_lines(assignment, kind):
     """Distinctive code lines inside the ``kind`` regions of the source notebook."""
     lines = set()
-    for cell in load(SOLUTIONS, assignment).cells:
+    for cell in nbformat.read(SOLUTIONS / assignment / notebook_name(assignment), as_version=4).cells:
         for region in REGION[kind].findall(cell.source + "\n"):
             for line in region.splitlines():
                 line = line.strip()
@@ -33,3 +36,8 @@ def visible_text(page):
 
 def leaked(lines, text):
     return sorted(line for line in lines if line in text)
+
+
+def all_secret_lines():
+    """Every solution and hidden-test line of every assignment."""
+    return set().union(*(region_lines(a, kind) for a in assignments() for kind in REGION))
