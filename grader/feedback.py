@@ -5,6 +5,7 @@ lines; the chain below removes both and keeps each test's one-line message.
 """
 import html
 import json
+import textwrap
 from pathlib import Path
 
 from nbgrader import utils
@@ -15,13 +16,17 @@ from grader.course import nbgrader_config, notebook_name, prepare_environment
 
 
 class KeepOnlyTestMessages(NbGraderPreprocessor):
-    """Replace each test cell's traceback by its last line, ``ErrorName: message``."""
+    """Replace each test cell's traceback by ``ErrorName: message``, wrapped so the hint is in view."""
+
+    width = 100
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
-                    output.traceback = [f"{output.ename}: {output.evalue}"]
+                    message = f"{output.ename}: {output.evalue}".replace(" Hint: ", "\nHint: ")
+                    output.traceback = ["\n".join(textwrap.fill(line, self.width, subsequent_indent="    ")
+                                                  for line in message.splitlines())]
         return cell, resources
 
 
