@@ -41,6 +41,15 @@ def filled(assignment, answers=None):
     return nb
 
 
+def setup_namespace(folder, assignment):
+    """Run a notebook's locked ``setup`` cell (its data and check helpers) in a fresh namespace."""
+    setup = next(c for c in load(folder, assignment).cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    namespace = {}
+    exec(setup.source, namespace)
+    return namespace
+
+
 def blank(assignment):
     """The release exactly as a student receives it."""
     return load(EXERCISES, assignment)

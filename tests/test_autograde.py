@@ -126,7 +126,7 @@ def test_cli_autograde_and_export(class_folder, tmp_path):
     import shutil
 
     one = tmp_path / "one"
-    shutil.copytree(class_folder / "correct", one / "correct")
+    shutil.copytree(class_folder / "correct" / A, one / "correct" / A)
     done = subprocess.run([sys.executable, "-m", "grader", "autograde", str(one), "--workdir", str(tmp_path / "wd"),
                            "--quiet"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -6,7 +6,7 @@ import torch
 from grader.hidden_tests import ch04_recurrent_networks as hidden
 from grader.hidden_tests import diagnose, use_reference_parts
 from grader.reference import ch04_recurrent_networks as ref
-from submission_bank import load
+from submission_bank import setup_namespace
 
 from grader.course import SOLUTIONS
 
@@ -78,11 +78,7 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot():
 @pytest.fixture(scope="module")
 def check_close():
     """The notebook's own check_close, taken from the source notebook's setup cell."""
-    setup = next(c for c in load(SOLUTIONS, "ch04_recurrent_networks").cells
-                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
-    namespace = {}
-    exec(setup.source, namespace)
-    return namespace["check_close"]
+    return setup_namespace(SOLUTIONS, "ch04_recurrent_networks")["check_close"]
 
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):

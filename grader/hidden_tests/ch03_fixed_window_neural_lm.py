@@ -1,0 +1,348 @@
+"""Hidden tests for the chapter 3 exercise (make_windows, embed, window_lm_forward, perplexity, train)."""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from grader.datasets import Markov2Source
+from grader.hidden_tests import diagnose, use_reference_parts
+from grader.reference import ch03_fixed_window_neural_lm as ref
+
+SEEDS = (301, 302, 303)
+WINDOW_AXES = ("window", "position")
+EMBED_AXES = ("window", "feature")
+LOGIT_AXES = ("window", "symbol")
+
+
+def _np(x):
+    """A float numpy copy of a tensor (even one that requires grad), an array or a number."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError, RuntimeError):
+        return x
+
+
+def _copy(x):
+    """A fresh copy, so a function that writes into its inputs cannot spoil the expected answer."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().clone().requires_grad_(x.requires_grad)
+    if isinstance(x, dict):
+        return {k: _copy(v) for k, v in x.items()}
+    return x
+
+
+def _diagnose(got, wrong):
+    return diagnose(_np(got), {m: _np(w) for m, w in wrong.items()})
+
+
+def _sizes(seed):
+    """Random sizes with V, d, n, H all different, so a swapped or transposed weight fails loudly."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 5))
+    d = int(rng.integers(2, 5))
+    H = n * d + int(rng.integers(1, 4))
+    V = H + int(rng.integers(2, 5))
+    N = int(rng.integers(3, 8))
+    return rng, V, d, n, H, N
+
+
+def random_params(seed):
+    """A window model with random weights and non-zero biases, and a batch of contexts."""
+    rng, V, d, n, H, N = _sizes(seed)
+    params = ref.init_params(V, d, n, H, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        params["W"].mul_(2.0)  # so that tanh is visibly nonlinear
+        params["b1"].copy_(0.5 * torch.randn(H, generator=g))
+        params["b2"].copy_(0.5 * torch.randn(V, generator=g))
+    contexts = torch.from_numpy(rng.integers(0, V, size=(N, n)))
+    return params, contexts
+
+
+# --- Part A: make_windows -------------------------------------------------------------
+
+def _as_pair(got, what):
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        raise AssertionError(f"{what}: expected a pair (contexts, targets), got {type(got).__name__}. "
+                             "Hint: return contexts, targets.")
+    for name, x in zip(("contexts", "targets"), got):
+        if not isinstance(x, torch.Tensor):
+            raise AssertionError(f"{what}: {name} is a {type(x).__name__}, expected a torch tensor. "
+                                 "Hint: slice the tensor ids; do not convert it to a list or numpy.")
+        if x.dtype != torch.long:
+            raise AssertionError(f"{what}: {name} has dtype {x.dtype}, expected torch.long (int64), "
+                                 "which embedding lookups need. Hint: slicing ids keeps its dtype.")
+    return got
+
+
+def _count_hint(got_n, ids, window):
+    right = len(ids) - window
+    if got_n == right + 1:
+        return (f"one window too many ({got_n} instead of len(ids) - window = {right}): the last window "
+                "has no next symbol to predict.")
+    if got_n == right - 1:
+        return f"one window too few ({got_n} instead of len(ids) - window = {right}): the last symbol is a target too."
+    return f"there is one window per target: len(ids) - window = {right} of them."
+
+
+def window_mistakes(ids, window):
+    """Known wrong (contexts, targets) as students write them."""
+    contexts, targets = ref.make_windows(ids, window)
+    wrong_contexts = {
+        "contexts shifted by one: each window ends with its own target (ids[i+1:i+window+1])":
+            ids.unfold(0, window, 1)[1:],
+        "windows in reversed order (newest symbol first); keep the text order, oldest first":
+            contexts.flip(1),
+    }
+    wrong_targets = {
+        "a target inside its own context: targets[i] = ids[i+window-1] is the last symbol of the window, "
+        "not the next one": ids[window - 1:-1],
+        "targets taken from the start of each window (ids[i]) instead of the symbol after it": ids[:-window],
+    }
+    return wrong_contexts, wrong_targets
+
+
+def test_make_windows(make_windows, check_close):
+    cases = []
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        window = int(rng.integers(1, 6))
+        length = window + int(rng.integers(2, 12))
+        cases.append((torch.from_numpy(rng.integers(0, 30, size=length)), window))
+    cases.append((torch.tensor([7, 3, 9, 4]), 3))  # exactly one window
+    for ids, window in cases:
+        what = f"make_windows(ids of length {len(ids)}, window={window})"
+        contexts, targets = _as_pair(make_windows(_copy(ids), window), what)
+        right_c, right_t = ref.make_windows(ids, window)
+        wrong_c, wrong_t = window_mistakes(ids, window)
+        hint = _diagnose(contexts, wrong_c) or (
+            _count_hint(contexts.shape[0], ids, window) if contexts.ndim == 2 and contexts.shape[0] != right_c.shape[0]
+            else "contexts[i] must be ids[i:i+window], the window symbols in text order.")
+        check_close(f"{what}: contexts", contexts, right_c, WINDOW_AXES, hint)
+        hint = _diagnose(targets, wrong_t) or (
+            _count_hint(targets.shape[0], ids, window) if targets.ndim == 1 and targets.shape[0] != right_t.shape[0]
+            else "targets[i] must be ids[i+window], the symbol right after window i.")
+        check_close(f"{what}: targets", targets, right_t, ("window",), hint)
+
+
+# --- Part B: embed --------------------------------------------------------------------
+
+def embed_mistakes(contexts, E):
+    N, n = contexts.shape
+    looked_up = E[contexts]  # (N, n, d)
+    return {
+        "the window in reverse order (newest symbol first); concatenate e_1 (oldest) first":
+            E[contexts.flip(1)].reshape(N, -1),
+        "features interleaved across positions (a transpose before the reshape); concatenate whole "
+        "embedding vectors, position after position": looked_up.transpose(1, 2).reshape(N, -1),
+        "the embeddings summed over the window instead of concatenated": looked_up.sum(1),
+        "the embeddings averaged over the window instead of concatenated": looked_up.mean(1),
+        "only the last symbol's embedding; concatenate all n of them": looked_up[:, -1],
+    }
+
+
+def test_embed(embed, check_close, namespace):
+    use_reference_parts(namespace, make_windows=ref.make_windows)
+    for seed in SEEDS:
+        rng, V, d, n, H, N = _sizes(seed)
+        E = torch.from_numpy(rng.normal(size=(V, d))).float().requires_grad_()
+        contexts = torch.from_numpy(rng.integers(0, V, size=(N, n)))
+        got = embed(_copy(contexts), _copy(E))
+        hint = _diagnose(got, embed_mistakes(contexts, E)) or \
+            "row i must be [E[c_1]; E[c_2]; ...; E[c_n]] for the window c = contexts[i], shape (N, n*d)."
+        check_close(f"embed on a random case (N, n, V, d = {N}, {n}, {V}, {d})", got, ref.embed(contexts, E),
+                    EMBED_AXES, hint)
+        if not (isinstance(got, torch.Tensor) and got.requires_grad):
+            raise AssertionError("embed: the values are right, but the result is not connected to E, so the "
+                                 "embeddings could never be trained. Hint: index the tensor E with torch "
+                                 "(E[contexts]) instead of going through numpy or a detached copy.")
+
+
+# --- Part C: window_lm_forward ---------------------------------------------------------
+
+def forward_mistakes(contexts, params):
+    e = ref.embed(contexts, params["E"])
+    a = e @ params["W"].T + params["b1"]
+    U, b2 = params["U"], params["b2"]
+    logits = torch.tanh(a) @ U.T + b2
+    return {
+        "a hidden layer without tanh (the tanh is missing)": a @ U.T + b2,
+        "a sigmoid where the hidden layer uses tanh": torch.sigmoid(a) @ U.T + b2,
+        "a ReLU where the hidden layer uses tanh": torch.relu(a) @ U.T + b2,
+        "probabilities (a softmax applied): return the logits U h + b2; the loss applies the softmax":
+            torch.softmax(logits, dim=1),
+        "log-probabilities (log_softmax applied): return the raw logits U h + b2":
+            torch.log_softmax(logits, dim=1),
+        "a missing hidden bias b1": torch.tanh(e @ params["W"].T) @ U.T + b2,
+        "a missing output bias b2": torch.tanh(a) @ U.T,
+        "the window embedded in reverse order": torch.tanh(
+            ref.embed(contexts.flip(1), params["E"]) @ params["W"].T + params["b1"]) @ U.T + b2,
+    }
+
+
+def test_window_lm_forward(window_lm_forward, check_close, namespace):
+    use_reference_parts(namespace, make_windows=ref.make_windows, embed=ref.embed)
+    for seed in SEEDS:
+        params, contexts = random_params(seed)
+        got = window_lm_forward(_copy(contexts), _copy(params))
+        with torch.no_grad():
+            expected = ref.window_lm_forward(contexts, params)
+            wrong = forward_mistakes(contexts, params)
+        hint = _diagnose(got, wrong) or "logits = tanh(e W^T + b1) U^T + b2 with e = embed(contexts, E)."
+        V, H = params["U"].shape
+        check_close(f"window_lm_forward on a random case (N, n, V, H = {contexts.shape[0]}, "
+                    f"{contexts.shape[1]}, {V}, {H})", got, expected, LOGIT_AXES, hint, atol=1e-5)
+
+
+# --- Part D: perplexity -----------------------------------------------------------------
+
+def perplexity_mistakes(logits, targets):
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    return {
+        "the mean of per-window perplexities exp(loss_i); perplexity is exp of the MEAN cross-entropy":
+            torch.exp(ce).mean(),
+        "the cross-entropy itself (the exp is missing)": ce.mean(),
+        "a softmax applied before F.cross_entropy, which applies its own (softmax twice)":
+            torch.exp(F.cross_entropy(torch.softmax(logits, dim=1), targets)),
+        "2 ** (cross-entropy in nats): the natural log needs exp, not a power of 2": 2 ** ce.mean(),
+        "exp of the summed cross-entropy instead of the mean": torch.exp(ce.sum()),
+    }
+
+
+def test_perplexity(perplexity, check_close, namespace):
+    use_reference_parts(namespace, make_windows=ref.make_windows, embed=ref.embed,
+                        window_lm_forward=ref.window_lm_forward)
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        N, V = int(rng.integers(3, 9)), int(rng.integers(3, 9))
+        logits = torch.from_numpy(rng.normal(scale=2.0, size=(N, V)))
+        targets = torch.from_numpy(rng.integers(0, V, size=N))
+        got = perplexity(_copy(logits), _copy(targets))
+        expected = ref.perplexity(logits, targets)
+        hint = _diagnose(got, perplexity_mistakes(logits, targets)) or \
+            "exp of the mean over the windows of -log softmax(logits)[target]."
+        check_close(f"perplexity on random logits (N = {N}, V = {V})", got, expected, (), hint)
+
+
+# --- Part E: train ----------------------------------------------------------------------
+
+TRAIN_TASK = dict(alphabet="abcd", concentration=0.5, seed=303, n_train=4000, n_held_out=2000,
+                  window=2, d=8, H=32, steps=200, lr=0.05, tolerance=0.05)
+
+
+def markov_task(alphabet="abcd", concentration=0.5, seed=303, n_train=4000, n_held_out=2000, window=2, **_):
+    """Windows of a second-order Markov source, and the held-out perplexity of the true model.
+
+    A window of 2 sees everything the next symbol depends on, so a trained model can come
+    as close as its data allow to the true model's perplexity: the known answer.
+    """
+    source = Markov2Source(alphabet, concentration, seed)
+    text = source.sample(n_train + n_held_out + window, seed=seed)
+    ids = torch.tensor([alphabet.index(c) for c in text])
+    contexts, targets = ref.make_windows(ids, window)
+    train_part = contexts[:n_train], targets[:n_train]
+    held_out = contexts[n_train:], targets[n_train:]
+    P = torch.tensor(source.P)
+    c, t = held_out
+    best = math.exp(-torch.log(P[c[:, -2], c[:, -1], t]).mean().item())
+    return train_part, held_out, best
+
+
+def _train_variant(params, contexts, targets, steps, lr, zero_grad=True, probabilities=False,
+                   new_optimizer_each_step=False, sgd=False):
+    """The reference loop, optionally with one of the catalogued mistakes."""
+    make = (lambda: torch.optim.SGD(params.values(), lr=lr)) if sgd else \
+        (lambda: torch.optim.Adam(params.values(), lr=lr))
+    opt = make()
+    out = []
+    for _ in range(steps):
+        if new_optimizer_each_step:
+            opt = make()
+        scores = ref.window_lm_forward(contexts, params)
+        if probabilities:
+            scores = torch.softmax(scores, dim=1)
+        ce = F.cross_entropy(scores, targets)
+        if zero_grad:
+            opt.zero_grad()
+        ce.backward()
+        opt.step()
+        out.append(ce.item())
+    return out
+
+
+TRAIN_MISTAKES = {
+    "gradients accumulating over the steps: they are never zeroed, so each step uses the sum of all "
+    "past gradients (call zero_grad() on the optimizer before backward())": dict(zero_grad=False),
+    "a cross-entropy computed on probabilities: F.cross_entropy expects logits and applies its own "
+    "softmax, so do not apply one yourself": dict(probabilities=True),
+    "a new optimizer created at every step: Adam's running averages restart each time; create it once, "
+    "before the loop": dict(new_optimizer_each_step=True),
+    "plain SGD instead of Adam (use torch.optim.Adam(params.values(), lr=lr))": dict(sgd=True),
+}
+
+
+def train_diagnosis(losses, contexts, targets, V, task, compare=30):
+    """Name the catalogued mistake whose loss curve the student's reproduces, or ''."""
+    k = min(compare, len(losses))
+    for mistake, kw in TRAIN_MISTAKES.items():
+        params = ref.init_params(V, task["d"], task["window"], task["H"], seed=task["seed"])
+        wrong = _train_variant(params, contexts, targets, k, task["lr"], **kw)
+        if k and np.allclose(losses[:k], wrong, rtol=1e-3, atol=1e-4):
+            return f"your loss curve matches {mistake}."
+    return ""
+
+
+def test_train(train, check_close, namespace, task=None):
+    use_reference_parts(namespace, make_windows=ref.make_windows, embed=ref.embed,
+                        window_lm_forward=ref.window_lm_forward, perplexity=ref.perplexity)
+    task = dict(TRAIN_TASK, **(task or {}))
+    (contexts, targets), (held_c, held_t), best = markov_task(**task)
+    V, steps = len(task["alphabet"]), task["steps"]
+
+    def fresh_params():
+        return ref.init_params(V, task["d"], task["window"], task["H"], seed=task["seed"])
+
+    with torch.no_grad():
+        initial_loss = F.cross_entropy(ref.window_lm_forward(contexts, fresh_params()), targets).item()
+    params = fresh_params()
+    before = {k: v.detach().clone() for k, v in params.items()}
+    what = (f"train(params, contexts, targets, steps={steps}, lr={task['lr']}) on a second-order Markov source "
+            f"({len(targets)} windows of width {task['window']})")
+    losses = train(params, _copy(contexts), _copy(targets), steps, task["lr"])
+    try:
+        losses = [float(x) for x in losses]
+    except TypeError:
+        raise AssertionError(f"{what}: expected a list of {steps} losses, got {type(losses).__name__}. "
+                             "Hint: append loss.item() at every step and return the list.") from None
+    if len(losses) != steps:
+        raise AssertionError(f"{what}: returned {len(losses)} losses, expected one per step ({steps}).")
+    if all(torch.equal(before[k], v.detach()) for k, v in params.items()):
+        raise AssertionError(f"{what}: the tensors in params did not change. Hint: optimise them in place, "
+                             "torch.optim.Adam(params.values(), lr=lr), rather than copies or new tensors.")
+    diagnosis = None
+
+    def diagnosed():
+        nonlocal diagnosis
+        if diagnosis is None:
+            diagnosis = train_diagnosis(losses, contexts, targets, V, task)
+        return diagnosis
+
+    first_hint = "the loss of the initial parameters, measured before the first update, as a float."
+    if not np.isclose(losses[0], initial_loss, rtol=1e-4, atol=1e-5):
+        if np.isclose(losses[0], initial_loss * len(targets), rtol=1e-4):
+            first_hint = "the summed loss over the windows: use the mean (F.cross_entropy's default)."
+        else:
+            first_hint = diagnosed() or first_hint
+    check_close(f"{what}: losses[0]", losses[0], initial_loss, (), first_hint, atol=1e-5)
+    with torch.no_grad():
+        got_ppl = ref.perplexity(ref.window_lm_forward(held_c, params), held_t).item()
+    tolerance = task["tolerance"] * best
+    hint = (diagnosed() if abs(got_ppl - best) > tolerance else "") or \
+        (f"full-batch Adam with the given lr: at each step compute the mean cross-entropy of the logits, "
+         f"zero the gradients, backpropagate, step; the true model scores {best:.3f} and the test accepts "
+         f"up to {best + tolerance:.3f}.")
+    check_close(f"{what}: held-out perplexity after training (the true model's is {best:.3f})",
+                got_ppl, best, (), hint, atol=tolerance)

@@ -1,0 +1,451 @@
+"""The chapter 2 reference against brute force and torch, the hidden tests against the reference and
+each known mistake, and the exercise's data against the course's offline data."""
+import itertools
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from grader import datasets
+from grader.course import EXERCISES, SOLUTIONS
+from grader.hidden_tests import ch02_ngram_language_models as hidden
+from grader.reference import ch02_ngram_language_models as ref
+from submission_bank import setup_namespace
+
+A = "ch02_ngram_language_models"
+BOS, EOS = ref.BOS, ref.EOS
+
+
+@pytest.fixture(scope="module")
+def nb():
+    return setup_namespace(SOLUTIONS, A)
+
+
+# --- the data ---
+
+def test_released_notebook_text_is_the_course_text():
+    """The student's notebook builds its text from pydoc_data itself: it must be python_docs_text()."""
+    namespace = setup_namespace(EXERCISES, A)
+    assert namespace["docs_text"] == datasets.python_docs_text()
+    assert namespace["train_sentences"][0] == list(datasets.python_docs_text().split("\n")[0])
+    assert namespace["vocab"][-1] == EOS and BOS not in namespace["vocab"]
+    assert all(set(s) <= set(namespace["vocab"]) for s in namespace["heldout_sentences"])
+
+
+# --- the reference against brute force ---
+
+def brute_force_counts(sentences, n):
+    """n-grams as windows of the padded sentences, built with zip instead of slices."""
+    out = Counter()
+    for s in sentences:
+        tokens = [BOS] * (n - 1) + s + [EOS]
+        out.update(zip(*(tokens[k:] for k in range(n))))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_count_ngrams_matches_brute_force(seed, n):
+    sentences, _ = hidden.random_sentences(seed)
+    counts = ref.count_ngrams(sentences, n)
+    flat = Counter({h + (w,): c for h, following in counts.items() for w, c in following.items()})
+    assert flat == brute_force_counts(sentences, n)
+    assert sum(flat.values()) == sum(len(s) + 1 for s in sentences)  # one prediction per token and per EOS
+
+
+@pytest.mark.parametrize("delta", [0.0, 0.01, 1.0])
+def test_add_delta_normalises_and_reduces_to_counting(delta):
+    sentences, vocab = hidden.random_sentences(5)
+    counts = ref.count_ngrams(sentences, 2)
+    for h in list(counts) + [(hidden.UNSEEN_WORD,)]:
+        if delta == 0 and h not in counts:
+            continue
+        p = ref.add_delta_probs(counts, h, vocab, delta)
+        assert p.shape == (len(vocab),) and np.isclose(p.sum(), 1) and (p >= 0).all()
+        if delta == 0:
+            c = sum(counts[h].values())
+            assert np.allclose(p, [counts[h][w] / c for w in vocab])
+        if h not in counts:
+            assert np.allclose(p, 1 / len(vocab))
+
+
+def test_counting_maximises_the_likelihood():
+    """c(h, w) / c(h) beats every nearby distribution on the training log-likelihood of its context."""
+    sentences, vocab = hidden.random_sentences(6)
+    counts = ref.count_ngrams(sentences, 2)
+    h = max(counts, key=lambda k: sum(counts[k].values()))
+    c = np.array([counts[h][w] for w in vocab], dtype=float)
+    mle = ref.add_delta_probs(counts, h, vocab, 0.0)
+    loglik = lambda p: np.sum(c[c > 0] * np.log(p[c > 0]))  # noqa: E731
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        other = np.clip(mle + 0.05 * rng.normal(size=len(vocab)), 1e-6, None)
+        assert loglik(other / other.sum()) < loglik(mle)
+
+
+def test_perplexity_is_exp_of_torch_cross_entropy():
+    sentences, vocab = hidden.random_sentences(7)
+    held_out, _ = hidden.random_sentences(8, words=vocab[:-2])
+    counts = ref.count_ngrams(sentences, 3)
+    model = lambda h: ref.add_delta_probs(counts, h, vocab, 0.3)  # noqa: E731
+    rows, targets = [], []
+    for s in held_out:
+        tokens = [BOS, BOS] + s + [EOS]
+        for i in range(2, len(tokens)):
+            rows.append(np.log(model(tuple(tokens[i - 2:i]))))
+            targets.append(vocab.index(tokens[i]))
+    nats = torch.nn.functional.cross_entropy(torch.tensor(np.array(rows)), torch.tensor(targets)).item()
+    assert math.isclose(ref.perplexity(model, vocab, held_out, 3), math.exp(nats), rel_tol=1e-10)
+
+
+def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
+    sentences, vocab = hidden.random_sentences(9)
+    assert math.isclose(ref.perplexity(lambda h: np.full(len(vocab), 1 / len(vocab)), vocab, sentences, 2),
+                        len(vocab))
+
+
+def test_continuation_probs_count_distinct_predecessors():
+    sentences, vocab = hidden.random_sentences(10, n_sentences=8)
+    counts = ref.count_ngrams(sentences, 2)
+    pairs = {(v, w) for s in sentences for v, w in zip([BOS] + s, s + [EOS])}  # distinct bigram types
+    expected = np.array([sum(1 for _, w2 in pairs if w2 == w) for w in vocab]) / len(pairs)
+    assert np.allclose(ref.continuation_probs(counts, vocab), expected)
+
+
+@pytest.mark.parametrize("d", [0.0, 0.3, 0.75, 1.0])
+def test_kneser_ney_normalises_and_reduces_to_counting(d):
+    sentences, vocab = hidden.random_sentences(11, n_sentences=8)
+    counts = ref.count_ngrams(sentences, 2)
+    p_cont = ref.continuation_probs(counts, vocab)
+    for h in list(counts) + [(hidden.UNSEEN_WORD,)]:
+        p = ref.kneser_ney_probs(counts, h, vocab, d, p_cont)
+        assert np.isclose(p.sum(), 1) and (p >= 0).all(), h
+        if h not in counts:
+            assert np.allclose(p, p_cont)
+        elif d == 0:
+            assert np.allclose(p, ref.add_delta_probs(counts, h, vocab, 0.0))
+
+
+def test_generate_samples_sentences_with_their_probabilities():
+    """Frequencies of whole sentences from 20000 draws against their exact probabilities."""
+    vocab, table = hidden.sampling_model(601, 2)
+    model = lambda h: table[tuple(h)]  # noqa: E731
+    rng = np.random.default_rng(0)
+    draws = Counter(tuple(ref.generate(model, vocab, 2, rng, max_len=30)) for _ in range(20000))
+
+    def probability(sentence):
+        p, h = 1.0, (BOS,)
+        for w in list(sentence) + [EOS]:
+            p *= table[h][vocab.index(w)]
+            h = (w,)
+        return p
+
+    for sentence, count in draws.most_common(8):
+        p = probability(sentence)
+        assert abs(count / 20000 - p) < 5 * math.sqrt(p * (1 - p) / 20000), sentence
+    total_short = sum(probability(s) for k in range(4) for s in itertools.product(vocab[:-1], repeat=k))
+    observed_short = sum(c for s, c in draws.items() if len(s) < 4) / 20000
+    assert abs(observed_short - total_short) < 5 * math.sqrt(total_short * (1 - total_short) / 20000)
+
+
+def test_generate_is_reproducible_and_stops_at_max_len():
+    vocab, table = hidden.sampling_model(602, 3)
+    model = lambda h: table[tuple(h)]  # noqa: E731
+    runs = [[ref.generate(model, vocab, 3, np.random.default_rng(4)) for _ in range(10)] for _ in range(2)]
+    assert runs[0] == runs[1]
+    never = lambda h: np.r_[np.ones(len(vocab) - 1) / (len(vocab) - 1), 0.0]  # noqa: E731
+    assert len(ref.generate(never, vocab, 3, np.random.default_rng(0), max_len=9)) == 9
+
+
+# --- the setup cell's check helpers ---
+
+def test_check_counts_names_the_first_wrong_ngram(nb):
+    with pytest.raises(AssertionError, match=r"'b' after the context \('a',\): expected 2, got 1"):
+        nb["check_counts"]("x", {("a",): {"b": 1}}, {("a",): {"b": 2}})
+    with pytest.raises(AssertionError, match="not of the form counts"):
+        nb["check_counts"]("x", {("a", "b"): 2}, {("a",): {"b": 2}})
+    nb["check_counts"]("x", {("a",): Counter(b=2, c=0)}, {("a",): {"b": 2}})
+
+
+def test_check_close_names_the_token(nb):
+    with pytest.raises(AssertionError, match="first at token 'b': expected 0.5, got 0.4"):
+        nb["check_close"]("x", [0.5, 0.4], [0.5, 0.5], ("token",), names=["a", "b"])
+
+
+def test_check_frequencies_accepts_noise_and_rejects_bias(nb):
+    rng = np.random.default_rng(0)
+    p = np.array([0.2, 0.5, 0.3])
+    nb["check_frequencies"]("fair", np.bincount(rng.choice(3, size=5000, p=p), minlength=3), p, "abc")
+    with pytest.raises(AssertionError, match="token 'a' was drawn"):
+        nb["check_frequencies"]("biased", [1300, 2400, 1300], p, "abc")
+    with pytest.raises(AssertionError, match="token 'c' was drawn 1 times"):
+        nb["check_frequencies"]("impossible", [500, 499, 1], [0.5, 0.5, 0.0], "abc")
+
+
+# --- the hidden tests: pass on the reference, name each known mistake ---
+
+def test_hidden_tests_pass_on_the_reference(nb, capsys):
+    namespace = {}
+    hidden.test_count_ngrams(ref.count_ngrams, nb["check_counts"])
+    hidden.test_add_delta_probs(ref.add_delta_probs, nb["check_close"], namespace)
+    hidden.test_perplexity(ref.perplexity, nb["check_close"], namespace)
+    hidden.test_continuation_probs(ref.continuation_probs, nb["check_close"], namespace)
+    hidden.test_kneser_ney_probs(ref.kneser_ney_probs, nb["check_close"], namespace)
+    hidden.test_generate(ref.generate, nb["check_frequencies"], namespace)
+    assert capsys.readouterr().out.count("ok:") >= 40
+    assert namespace["count_ngrams"] is ref.count_ngrams and namespace["kneser_ney_probs"] is ref.kneser_ney_probs
+
+
+def _named(mistake):
+    return re.escape("your result matches " + mistake.split(" (")[0][:25])
+
+
+COUNT_STUDENTS = {
+    "no <s> padding at the start (the first n-1 tokens of each sentence are never predicted)":
+        lambda s, n: hidden._count_with(s, n, 0, 1),
+    "a single <s> at the start instead of n-1 (off by one in the padding)": lambda s, n: hidden._count_with(s, n, 1, 1),
+    "n copies of <s> at the start, one too many (a <s> is then counted as a predicted token)":
+        lambda s, n: hidden._count_with(s, n, n, 1),
+    "no </s> at the end of each sentence": lambda s, n: hidden._count_with(s, n, n - 1, 0),
+    "n-1 copies of </s> at the end (only one end symbol is predicted)": lambda s, n: hidden._count_with(s, n, n - 1, n - 1),
+    "one stream of joined sentences (n-grams cross sentence boundaries; pad each sentence on its own)":
+        lambda s, n: hidden._count_with(s, n, n - 1, 1, joined=True),
+}
+
+
+def test_count_students_cover_the_catalogue():
+    assert set(COUNT_STUDENTS) == set(hidden.count_mistakes([["a"]], 2))
+
+
+@pytest.mark.parametrize("mistake", sorted(COUNT_STUDENTS))
+def test_hidden_count_test_names_each_mistake(nb, mistake):
+    with pytest.raises(AssertionError, match=_named(mistake)):
+        hidden.test_count_ngrams(COUNT_STUDENTS[mistake], nb["check_counts"])
+
+
+def test_hidden_count_test_recognises_flat_counts(nb):
+    flat = lambda s, n: dict(brute_force_counts(s, n))  # noqa: E731
+    with pytest.raises(AssertionError, match="flat counts of whole n-gram tuples"):
+        hidden.test_count_ngrams(flat, nb["check_counts"])
+
+
+def _from_catalogue(catalogue, name):
+    return lambda *args: catalogue(*args)[name]
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.add_delta_mistakes({}, (), ["a", EOS], 1.0)))
+def test_hidden_add_delta_test_names_each_mistake(nb, mistake):
+    if mistake.startswith("zeros"):
+        def student(counts, h, vocab, delta):
+            if tuple(h) not in counts:
+                return np.zeros(len(vocab))
+            return ref.add_delta_probs(counts, h, vocab, delta)
+    else:
+        student = _from_catalogue(hidden.add_delta_mistakes, mistake)
+    with pytest.raises(AssertionError, match=_named(mistake)):
+        hidden.test_add_delta_probs(student, nb["check_close"], {})
+
+
+PERPLEXITY_STUDENTS = {
+    name: (lambda kw: lambda m, v, s, n: hidden._perplexity_with(m, v, s, n, **kw))(kw)
+    for name, kw in zip(
+        hidden.perplexity_mistakes(lambda h: np.ones(2) / 2, ["a", EOS], [["a"]], 1),
+        [dict(log=np.log), dict(base=np.e), dict(sign=1), dict(eos=False), dict(per_sentence=True),
+         dict(count_padding=True), dict(pad_start=False)])
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(PERPLEXITY_STUDENTS))
+def test_hidden_perplexity_test_names_each_mistake(nb, mistake):
+    with pytest.raises(AssertionError, match=_named(mistake)):
+        hidden.test_perplexity(PERPLEXITY_STUDENTS[mistake], nb["check_close"], {})
+
+
+def test_perplexity_catalogue_is_in_the_expected_order():
+    """PERPLEXITY_STUDENTS pairs names and settings by position: check the pairing on its words."""
+    for name in PERPLEXITY_STUDENTS:
+        assert name  # names come from the catalogue itself
+    names = list(hidden.perplexity_mistakes(lambda h: np.ones(2) / 2, ["a", EOS], [["a"]], 1))
+    assert "natural log" in names[0] and "e **" in names[1] and "inverse" in names[2] and "</s>" in names[3]
+    assert "per-sentence" in names[4] and "padding" in names[5] and "no <s>" in names[6]
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.continuation_mistakes({(BOS,): Counter(a=1)}, ["a", EOS])))
+def test_hidden_continuation_test_names_each_mistake(nb, mistake):
+    with pytest.raises(AssertionError, match=_named(mistake)):
+        hidden.test_continuation_probs(_from_catalogue(hidden.continuation_mistakes, mistake), nb["check_close"], {})
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.kneser_ney_mistakes({}, ("a",), ["a", EOS], 0.5, np.ones(2) / 2)))
+def test_hidden_kneser_ney_test_names_each_mistake(nb, mistake):
+    if mistake.startswith("zeros"):
+        def student(counts, h, vocab, d, p_cont):
+            if tuple(h) not in counts:
+                return np.zeros(len(vocab))
+            return ref.kneser_ney_probs(counts, h, vocab, d, p_cont)
+    else:
+        student = _from_catalogue(hidden.kneser_ney_mistakes, mistake)
+    with pytest.raises(AssertionError, match=_named(mistake)):
+        hidden.test_kneser_ney_probs(student, nb["check_close"], {})
+
+
+def _greedy(model, vocab, n, rng, max_len=100):
+    context, out = (BOS,) * (n - 1), []
+    while len(out) < max_len:
+        w = vocab[int(np.argmax(model(context)))]
+        if w == EOS:
+            break
+        out.append(w)
+        context = (context + (w,))[1:]
+    return out
+
+
+def _start_context_only(model, vocab, n, rng, max_len=100):
+    out = []
+    while len(out) < max_len:
+        w = vocab[rng.choice(len(vocab), p=model((BOS,) * (n - 1)))]
+        if w == EOS:
+            break
+        out.append(w)
+    return out
+
+
+def _own_generator(model, vocab, n, rng, max_len=100):
+    return ref.generate(model, vocab, n, np.random.default_rng(0), max_len)
+
+
+def _global_numpy(model, vocab, n, rng, max_len=100):
+    return ref.generate(model, vocab, n, np.random.default_rng(np.random.randint(1 << 30)), max_len)
+
+
+def _uniform(model, vocab, n, rng, max_len=100):
+    return ref.generate(lambda h: model(h) * 0 + 1 / len(vocab), vocab, n, rng, max_len)
+
+
+def _with_end(model, vocab, n, rng, max_len=100):
+    out = ref.generate(model, vocab, n, rng, max_len)
+    return out + [EOS] if len(out) < max_len else out
+
+
+def _context_too_long(model, vocab, n, rng, max_len=100):
+    return ref.generate(lambda h: model((BOS,) + tuple(h)), vocab, n, rng, max_len)
+
+
+def _no_max_len(model, vocab, n, rng, max_len=100):
+    return ref.generate(model, vocab, n, rng, max_len=10_000)
+
+
+def _string(model, vocab, n, rng, max_len=100):
+    return " ".join(ref.generate(model, vocab, n, rng, max_len))
+
+
+GENERATE_STUDENTS = {  # student -> words of the failure message
+    _greedy: "most probable token (argmax)",
+    _start_context_only: "drawn from the start context",
+    _own_generator: "all the sentences are identical",
+    _global_numpy: "identically seeded generators gave different sentences",
+    _uniform: "the draws look uniform",
+    _with_end: "the sentence contains '</s>'",
+    _context_too_long: "an order-2 model takes a tuple of the 1 tokens",
+    _no_max_len: "stop after max_len tokens",
+    _string: "it must return a list of tokens",
+}
+
+
+@pytest.mark.parametrize("student", list(GENERATE_STUDENTS), ids=lambda f: f.__name__)
+def test_hidden_generate_test_names_each_mistake(nb, student):
+    with pytest.raises(AssertionError, match=re.escape(GENERATE_STUDENTS[student])):
+        hidden.test_generate(student, nb["check_frequencies"], {})
+
+
+def test_every_known_mistake_changes_the_output():
+    """A 'mistake' equal to the right answer would make its diagnosis meaningless."""
+    sentences, vocab = hidden.random_sentences(hidden.SEEDS[1])
+    n = hidden.ORDERS[hidden.SEEDS[1]]
+    right = ref.count_ngrams(sentences, n)
+    for name, wrong in hidden.count_mistakes(sentences, n).items():
+        assert hidden._flat(wrong) != hidden._flat(right), name
+    h = next(iter(right))
+    for name, wrong in hidden.add_delta_mistakes(right, h, vocab, 1.0).items():
+        assert not np.allclose(wrong, ref.add_delta_probs(right, h, vocab, 1.0)), name
+    model = lambda c: ref.add_delta_probs(right, c, vocab, 0.5)  # noqa: E731
+    for name, wrong in hidden.perplexity_mistakes(model, vocab, sentences, n).items():
+        assert not np.isclose(wrong, ref.perplexity(model, vocab, sentences, n)), name
+    bigrams = ref.count_ngrams(sentences, 2)
+    for name, wrong in hidden.continuation_mistakes(bigrams, vocab).items():
+        assert not np.allclose(wrong, ref.continuation_probs(bigrams, vocab)), name
+
+
+def test_later_parts_are_graded_on_reference_earlier_parts(nb):
+    """A wrong count_ngrams must not cost points again in add_delta_probs' visible checks."""
+    namespace = {"count_ngrams": COUNT_STUDENTS["no </s> at the end of each sentence"]}
+    hidden.test_add_delta_probs(ref.add_delta_probs, nb["check_close"], namespace)
+    assert namespace["count_ngrams"] is ref.count_ngrams
+
+
+# --- other correct answers, written differently, must pass the hidden tests too ---
+
+def _count_defaultdict(sentences, n):
+    from collections import defaultdict
+    counts = defaultdict(lambda: defaultdict(int))
+    for s in sentences:
+        padded = ("<s>",) * (n - 1) + tuple(s) + ("</s>",)
+        for gram in zip(*(padded[k:] for k in range(n))):
+            counts[gram[:-1]][gram[-1]] += 1
+    return counts
+
+
+def _add_delta_list(counts, context, vocab, delta):
+    row = counts.get(tuple(context), {})
+    denominator = sum(row.values()) + len(vocab) * delta
+    return [(row.get(w, 0) + delta) / denominator for w in vocab]
+
+
+def _perplexity_nats(model, vocab, sentences, n):
+    nats = []
+    for s in sentences:
+        padded = [BOS] * (n - 1) + s + [EOS]
+        nats += [-math.log(model(tuple(padded[i:i + n - 1]))[vocab.index(padded[i + n - 1])])
+                 for i in range(len(padded) - n + 1)]
+    return math.exp(sum(nats) / len(nats))
+
+
+def _continuation_from_types(counts, vocab):
+    types = {(h, w) for h, row in counts.items() for w, c in row.items() if c}
+    return np.array([sum(1 for _, v in types if v == w) for w in vocab]) / len(types)
+
+
+def _kneser_ney_loop(counts, context, vocab, d, p_cont):
+    row = counts.get(tuple(context), {})
+    c_v = sum(row.values())
+    if not c_v:
+        return list(p_cont)
+    lam = d * len([c for c in row.values() if c]) / c_v
+    return [max(row.get(w, 0) - d, 0) / c_v + lam * p for w, p in zip(vocab, p_cont)]
+
+
+def _generate_inverse_cdf_calling_twice(model, vocab, n, rng, max_len=100):
+    out, context = [], [BOS] * (n - 1)
+    while len(out) < max_len:
+        if model(tuple(context)).sum() <= 0:  # a (wasteful) second call per step
+            break
+        i = int(np.searchsorted(np.cumsum(model(tuple(context))), rng.random()))
+        w = vocab[min(i, len(vocab) - 1)]
+        if w == EOS:
+            break
+        out.append(w)
+        context = (context + [w])[len(context) + 1 - (n - 1):] if n > 1 else []
+    return out
+
+
+def test_other_correct_answers_pass_the_hidden_tests(nb):
+    namespace = {}
+    hidden.test_count_ngrams(_count_defaultdict, nb["check_counts"])
+    hidden.test_add_delta_probs(_add_delta_list, nb["check_close"], namespace)
+    hidden.test_perplexity(_perplexity_nats, nb["check_close"], namespace)
+    hidden.test_continuation_probs(_continuation_from_types, nb["check_close"], namespace)
+    hidden.test_kneser_ney_probs(_kneser_ney_loop, nb["check_close"], namespace)
+    hidden.test_generate(_generate_inverse_cdf_calling_twice, nb["check_frequencies"], namespace)
