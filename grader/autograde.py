@@ -60,6 +60,20 @@ def failure_reason(outcome, timeout):
     return "autograde failed: " + (lines[-1][:300] if lines else "see the log")
 
 
+def withdraw_points(workdir, sub):
+    """Apply policy deductions: the named test cells score 0, whatever the tests said."""
+    from nbgrader.api import Gradebook
+
+    if not sub.deductions:
+        return
+    with Gradebook(nbgrader_config(workdir).CourseDirectory.db_url) as gb:
+        notebook = gb.find_submission(sub.assignment, sub.student).notebooks[0]
+        for grade in notebook.grades:
+            if grade.name in sub.deductions:
+                grade.auto_score = 0
+        gb.db.commit()
+
+
 def load_status(workdir):
     path = Path(workdir) / "status.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -108,10 +122,12 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
                 log_file.write_text(outcome["log"] + "\n" + outcome["error"])
                 if not outcome["success"]:
                     entry = {"status": "failed", "reason": failure_reason(outcome, timeout)}
-                elif sub.problems or TIMEOUT_MARK in outcome["log"]:
+                elif sub.problems or sub.deductions or TIMEOUT_MARK in outcome["log"]:
                     interrupted = [f"a cell ran over the {timeout} s limit and was interrupted"] \
                         if TIMEOUT_MARK in outcome["log"] else []
-                    entry = {"status": "flagged", "reason": "; ".join(sub.problems + interrupted)}
+                    withdraw_points(workdir, sub)
+                    reasons = sub.problems + [f"policy: {why}" for why in sub.deductions.values()] + interrupted
+                    entry = {"status": "flagged", "reason": "; ".join(reasons)}
                 else:
                     entry = {"status": "graded", "reason": ""}
                 entry.update(seconds=round(outcome["seconds"], 3), log=str(log_file))

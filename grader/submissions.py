@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import EXERCISES, assignments, notebook_name
+from grader.policy import assignment_policy, defined_names, suspicious, uses_module
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Submission:
     notebook: Path = None
     problems: list = field(default_factory=list)
     fatal: str = ""
+    deductions: dict = field(default_factory=dict)  # test cell -> why its points are withdrawn
 
     @property
     def key(self):
@@ -74,8 +76,43 @@ def precheck(sub):
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         sub.fatal = f"not a readable notebook: {sub.notebook} ({type(err).__name__}: {first_line[:200]})"
         return sub
-    sub.problems += compare_with_release(nb, nbformat.read(EXERCISES / sub.assignment / expected, as_version=4))
+    released = nbformat.read(EXERCISES / sub.assignment / expected, as_version=4)
+    sub.problems += compare_with_release(nb, released)
+    sub.problems += code_problems(nb, released)
+    sub.deductions = policy_deductions(nb, sub.assignment)
     return sub
+
+
+def _student_cells(nb):
+    """(label, source) of every code cell a student may write: solution cells and cells they added."""
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("solution") or not meta.get("grade_id")):
+            yield meta.get("grade_id") or f"cell {index + 1}", cell.source
+
+
+def code_problems(nb, released):
+    """Static checks of the student's code (see grader.policy)."""
+    protected = set()
+    for cell in released.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
+            protected |= defined_names(cell.source)
+    problems = []
+    for label, source in _student_cells(nb):
+        problems += [f"{label}: {reason}" for reason in suspicious(source, protected)]
+    return problems
+
+
+def policy_deductions(nb, assignment):
+    """Parts whose solution breaks the assignment's POLICY lose their points (never gain any)."""
+    policy, out = assignment_policy(assignment), {}
+    for label, source in _student_cells(nb):
+        if label in policy:
+            forbidden, test_cell, why = policy[label]
+            if uses_module(source, forbidden):
+                out[test_cell] = f"{label} uses {', '.join(sorted(forbidden))} ({why}): {test_cell} scores 0"
+    return out
 
 
 def compare_with_release(nb, released):

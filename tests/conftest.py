@@ -20,6 +20,18 @@ A = "ch04_recurrent_networks"  # the assignment the hostile and broken submissio
 TIMEOUT = 10  # seconds per cell while testing; the hanging submissions cost this much each
 
 
+TORCH_FORWARD = """def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    rnn = torch.nn.RNN(W_xh.shape[1], W_xh.shape[0], batch_first=True).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(W_xh))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(W_hh))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(b_h))
+        rnn.bias_hh_l0.zero_()
+        h = None if h0 is None else torch.from_numpy(h0)[None]
+        return rnn(torch.from_numpy(X), h)[0].numpy()
+"""
+
+
 def _endless(catch_interrupt):
     """Code appended to a solution cell: a loop nbgrader must interrupt (or give up on)."""
     if catch_interrupt:
@@ -52,6 +64,12 @@ def hostile_and_broken():
         "deleted_test_cell": (A, f"{A}.ipynb", deleted),
         "edited_test_cell": (A, f"{A}.ipynb", edited),
         "unknown_assignment": ("ch99_not_an_assignment", f"{A}.ipynb", filled(A)),
+        # cheats that work inside the kernel today: the static check must flag them
+        "imports_reference": (A, f"{A}.ipynb", filled(A, {
+            "rnn_forward": "from grader.reference.ch04_recurrent_networks import rnn_forward"})),
+        "patched_checker": (A, f"{A}.ipynb", with_cell_code(
+            "cross_entropy", "\ncheck_close = lambda what, *args, **kwargs: print(f'ok: {what}')\n")),
+        "torch_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": TORCH_FORWARD})),
     }
 
 

@@ -63,7 +63,7 @@ def test_feedback_names_the_mistake(feedback, assignment, name):
     assert BANK[(assignment, name)].says in text  # messages are wrapped: compare with single spaces
 
 
-EXPECTED = {  # student -> (status, words in the reason, score: "full" or "" for none)
+EXPECTED = {  # student -> (status, words in the reason, score: "full", "full-<test cell lost>" or "" for none)
     "truncated_json": ("failed", "not a readable notebook", ""),
     "dead_kernel": ("failed", "kernel died", ""),
     "ignores_interrupt": ("failed", "ran longer than", ""),
@@ -72,6 +72,9 @@ EXPECTED = {  # student -> (status, words in the reason, score: "full" or "" for
     "deleted_test_cell": ("flagged", "deleted cells put back", "full"),
     "edited_test_cell": ("flagged", "edited read-only cells restored", "full"),
     "unknown_assignment": ("failed", "unknown assignment", ""),
+    "imports_reference": ("flagged", "rnn_forward: imports the instructor's grader package", "full"),
+    "patched_checker": ("flagged", "redefines the notebook's checking helper check_close", "full"),
+    "torch_in_numpy_part": ("flagged", "policy: rnn_forward uses torch", "full-test_rnn_forward"),
 }
 
 
@@ -86,7 +89,9 @@ def test_hostile_and_broken_submissions(graded, student):
     status, words, score = EXPECTED[student]
     assert row["status"] == status, row
     assert words in row["reason"], row
-    assert row["score"] == ("" if score == "" else f"{points(A)[1]:g}"), row  # failed: no score, never 0
+    parts, full = points(A)
+    expected = "" if score == "" else full - (parts[score[5:]] if score.startswith("full-") else 0)
+    assert row["score"] == ("" if expected == "" else f"{expected:g}"), row  # failed: no score, never 0
 
 
 def test_gradebook_records_flags(graded):

@@ -1,0 +1,65 @@
+"""Static checks of student code: honest answers pass untouched, tricks are named."""
+import pytest
+
+from grader.course import SOLUTIONS, assignments
+from grader.policy import defined_names, suspicious, uses_module
+from grader.submissions import code_problems, policy_deductions
+from submission_bank import banks, filled, load
+
+PROTECTED = {"check_close", "torch_rnn_states"}
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_the_solution_and_every_bank_mistake_raise_no_flag(assignment):
+    released = load(SOLUTIONS.parent / "exercises", assignment)
+    assert code_problems(filled(assignment), released) == []
+    assert policy_deductions(filled(assignment), assignment) == {}
+    for (a, name), mistake in banks().items():
+        if a == assignment:
+            nb = filled(assignment, {mistake.cell: mistake.code})
+            assert code_problems(nb, released) == [], name
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("from grader.reference.ch04_recurrent_networks import rnn_step", "imports the instructor's grader package"),
+    ("import grader", "imports the instructor's grader package"),
+    ("check_close = lambda *a, **k: None", "redefines the notebook's checking helper check_close"),
+    ("def check_close(*a):\n    pass", "redefines the notebook's checking helper check_close"),
+    ("np.testing.assert_allclose = print", "patches the np module"),
+    ("import numpy\nnumpy.isclose = lambda *a, **k: True", "patches the numpy module"),
+    ("setattr(np, 'isclose', None)", "patches the np module"),
+    ("import builtins\nbuiltins.abs = max", "patches the builtins module"),
+    ("import sys\nsys.modules['numpy'] = None", "patches the sys module"),
+    ("import os\nos._exit(0)", "stops the process (os._exit)"),
+    ("open('../../solutions/ch04/ch04.ipynb').read()", "refers to instructor files"),
+    ("__builtins__.len = None", "uses __builtins__"),
+])
+def test_tricks_are_named(code, reason):
+    assert reason in suspicious(code, PROTECTED)
+
+
+def test_ordinary_code_is_not_suspicious():
+    code = ("import numpy as np\nH = np.zeros((2, 3))\nH[:, 0] = 1\nx = {'a': 1}\nx['b'] = 2\n"
+            "torch.manual_seed(0)\nprint('solutions are fun')\n")
+    assert suspicious(code, PROTECTED) == []
+    assert suspicious("def f(:\n", PROTECTED) == []  # a syntax error is the kernel's business
+
+
+def test_defined_names_reads_the_setup_cell():
+    assert defined_names("import numpy as np\ndef check_close(): pass\nclass Helper: pass\nx = 1") == \
+        {"check_close", "Helper"}
+
+
+def test_policy_deduction_for_torch_in_a_numpy_part():
+    A = "ch04_recurrent_networks"
+    code = ("def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):\n"
+            "    cell = torch.nn.RNNCell(W_xh.shape[1], W_xh.shape[0])\n    return cell\n")
+    deductions = policy_deductions(filled(A, {"rnn_step": code}), A)
+    assert list(deductions) == ["test_rnn_step"] and "plain numpy" in deductions["test_rnn_step"]
+    assert uses_module("import torch.nn as nn", {"torch"}) and not uses_module("x = 1", {"torch"})
+
+
+def test_a_deduction_never_applies_to_an_empty_answer():
+    from submission_bank import blank
+
+    assert policy_deductions(blank("ch04_recurrent_networks"), "ch04_recurrent_networks") == {}
