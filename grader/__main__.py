@@ -18,7 +18,8 @@ def _autograde(args):
     from grader.autograde import autograde
 
     rows, grader_errors = autograde(args.submissions, args.workdir, jobs=args.jobs, timeout=args.timeout,
-                                    csv_path=args.csv, progress=not args.quiet)
+                                    csv_path=args.csv, progress=not args.quiet,
+                                    memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds)
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -82,6 +83,9 @@ def parser():
     a.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
     a.add_argument("--jobs", "-j", type=int, default=1, help="parallel workers (default: %(default)s)")
     a.add_argument("--timeout", type=int, default=30, help="seconds allowed per cell (default: %(default)s)")
+    a.add_argument("--memory-mb", type=int, default=4096, help="memory cap per kernel, MB (default: %(default)s)")
+    a.add_argument("--cpu-seconds", type=int, default=600,
+                   help="CPU time per notebook; past it the kernel is killed (default: %(default)s)")
     a.add_argument("--csv", type=Path, help="where to write the grades (default: WORKDIR/grades.csv)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument("--workdir", **workdir)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from grader.course import nbgrader_config, prepare_environment
+from grader.course import install_grading_kernel, nbgrader_config, prepare_environment
 from grader.export import export_grades
 from grader.release import release
 from grader.submissions import discover, stage
@@ -32,14 +32,16 @@ def quiet_library_warnings():
     warnings.filterwarnings("ignore", category=MissingIDFieldWarning)
 
 
-def _start_worker(workdir, timeout):
+def _start_worker(workdir, timeout, limits):
     global _api
     prepare_environment()
     quiet_library_warnings()
     from nbgrader.apps import NbGraderAPI
 
+    kernel_name = install_grading_kernel(workdir, **limits)
     socket_dir = tempfile.mkdtemp(prefix="rnnk-")  # short: Unix socket paths are limited to ~100 bytes
-    _api = NbGraderAPI(config=nbgrader_config(workdir, timeout=timeout, kernel_socket=Path(socket_dir) / "kernel"))
+    _api = NbGraderAPI(config=nbgrader_config(workdir, timeout=timeout, kernel_name=kernel_name,
+                                              kernel_socket=Path(socket_dir) / "kernel"))
 
 
 def _grade_one(student, assignment):
@@ -49,13 +51,14 @@ def _grade_one(student, assignment):
             "error": result.get("error") or "", "seconds": time.perf_counter() - start}
 
 
-def failure_reason(outcome, timeout):
+def failure_reason(outcome, timeout, limits=None):
     """Say in one line why nbgrader could not grade a notebook."""
     text = outcome["log"] + "\n" + outcome["error"]
     if "CellTimeoutError" in text or "TimeoutError" in text:
         return f"a cell ran longer than the {timeout} s limit (an endless loop?), so the notebook was not graded"
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
-        return "the kernel died while running the notebook (os._exit, a crash or too much memory)"
+        cap = f", or the {limits['cpu_seconds']} s CPU-time cap" if limits else ""
+        return f"the kernel died while running the notebook (os._exit, a crash{cap})"
     lines = [line for line in outcome["error"].splitlines() if line.strip()]
     return "autograde failed: " + (lines[-1][:300] if lines else "see the log")
 
@@ -79,12 +82,15 @@ def load_status(workdir):
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=True):
+def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=True,
+              memory_mb=4096, cpu_seconds=600):
     """Grade every submission under ``submissions``; write ``status.json`` and the grades CSV.
 
     Returns the CSV rows. A submission the grader cannot grade gets status ``failed``
-    with a reason; one that needs an instructor's look gets ``flagged``.
+    with a reason; one that needs an instructor's look gets ``flagged``. Kernels run
+    under ``memory_mb`` of address space and ``cpu_seconds`` of CPU time per notebook.
     """
+    limits = {"memory_mb": memory_mb, "cpu_seconds": cpu_seconds}
     prepare_environment()
     quiet_library_warnings()
     workdir = Path(workdir).resolve()
@@ -108,7 +114,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
     if todo:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo))), mp_context=context,
-                                 initializer=_start_worker, initargs=(str(workdir), timeout)) as pool:
+                                 initializer=_start_worker, initargs=(str(workdir), timeout, limits)) as pool:
             futures = {pool.submit(_grade_one, s.student, s.assignment): s for s in todo}
             for future in tqdm(as_completed(futures), total=len(futures), desc="autograde", unit="notebook",
                                disable=not progress):
@@ -121,7 +127,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
                 log_file = logs / f"{sub.student}__{sub.assignment}.log"
                 log_file.write_text(outcome["log"] + "\n" + outcome["error"])
                 if not outcome["success"]:
-                    entry = {"status": "failed", "reason": failure_reason(outcome, timeout)}
+                    entry = {"status": "failed", "reason": failure_reason(outcome, timeout, limits)}
                 elif sub.problems or sub.deductions or TIMEOUT_MARK in outcome["log"]:
                     interrupted = [f"a cell ran over the {timeout} s limit and was interrupted"] \
                         if TIMEOUT_MARK in outcome["log"] else []

@@ -39,7 +39,24 @@ def prepare_environment():
         os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
 
 
-def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, kernel_socket=None):
+def install_grading_kernel(workdir, memory_mb=4096, cpu_seconds=600, file_mb=256):
+    """Write the resource-limited kernelspec under ``workdir`` and make Jupyter find it (JUPYTER_PATH)."""
+    import json
+
+    from grader.limited_kernel import KERNEL_NAME, kernelspec
+
+    folder = Path(workdir).resolve() / "jupyter"
+    spec = folder / "kernels" / KERNEL_NAME / "kernel.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps(kernelspec(memory_mb, cpu_seconds, file_mb), indent=1))
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if str(folder) not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(folder), *paths])
+    return KERNEL_NAME
+
+
+def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, kernel_socket=None,
+                    kernel_name=None):
     """nbgrader settings for one run; every folder it writes is under ``workdir`` unless given."""
     workdir = Path(workdir).resolve()
     c = Config()
@@ -55,6 +72,8 @@ def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, k
     c.Execute.interrupt_on_timeout = True
     c.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back and graded, not skipped
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    if kernel_name:
+        c.Execute.kernel_name = kernel_name  # e.g. the resource-limited grading kernel
     if kernel_socket:
         # nbgrader's default TCP ports collide between parallel workers; a Unix socket per worker cannot.
         c.KernelManager.transport = "ipc"

@@ -32,6 +32,12 @@ TORCH_FORWARD = """def rnn_forward(X, h0, W_xh, W_hh, b_h):
 """
 
 
+MEMORY_HOG = """def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
+    scratch = np.ones(2**30)
+    return np.tanh(x_t @ W_xh.T + h_prev @ W_hh.T + b_h + 0 * scratch[0])
+"""
+
+
 def _endless(catch_interrupt):
     """Code appended to a solution cell: a loop nbgrader must interrupt (or give up on)."""
     if catch_interrupt:
@@ -70,6 +76,8 @@ def hostile_and_broken():
         "patched_checker": (A, f"{A}.ipynb", with_cell_code(
             "cross_entropy", "\ncheck_close = lambda what, *args, **kwargs: print(f'ok: {what}')\n")),
         "torch_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": TORCH_FORWARD})),
+        # 8 GiB of ones: fine for this machine without a cap, a MemoryError under the kernel's 4 GiB cap
+        "memory_hog": (A, f"{A}.ipynb", filled(A, {"rnn_step": MEMORY_HOG})),
     }
 
 

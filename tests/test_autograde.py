@@ -1,4 +1,5 @@
 """The grader end to end on a class of correct, blank, wrong, hostile and broken submissions."""
+import json
 import subprocess
 import sys
 
@@ -75,6 +76,7 @@ EXPECTED = {  # student -> (status, words in the reason, score: "full", "full-<t
     "imports_reference": ("flagged", "rnn_forward: imports the instructor's grader package", "full"),
     "patched_checker": ("flagged", "redefines the notebook's checking helper check_close", "full"),
     "torch_in_numpy_part": ("flagged", "policy: rnn_forward uses torch", "full-test_rnn_forward"),
+    "memory_hog": ("graded", "", "full-test_rnn_step"),  # MemoryError in its own part, nothing else lost
 }
 
 
@@ -143,3 +145,17 @@ def test_cli_autograde_and_export(class_folder, tmp_path):
                            "--csv", str(tmp_path / "again.csv")], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "again.csv").read_text() == (tmp_path / "wd" / "grades.csv").read_text()
+
+
+def test_grading_kernel_limits(tmp_path):
+    """The kernel the grader starts runs under the memory, CPU-time and file-size caps it was given."""
+    code = ("import resource; from grader.limited_kernel import apply_limits; apply_limits(512, 7, 3); "
+            "print(resource.getrlimit(resource.RLIMIT_AS)[0] >> 20, resource.getrlimit(resource.RLIMIT_CPU)[0], "
+            "resource.getrlimit(resource.RLIMIT_FSIZE)[0] >> 20, resource.getrlimit(resource.RLIMIT_CORE)[0])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.split() == ["512", "7", "3", "0"], done.stderr
+    from grader.course import install_grading_kernel
+
+    name = install_grading_kernel(tmp_path, memory_mb=1000, cpu_seconds=20)
+    spec = json.loads((tmp_path / "jupyter" / "kernels" / name / "kernel.json").read_text())
+    assert spec["argv"][1:3] == ["-m", "grader.limited_kernel"] and "1000" in spec["argv"]
