@@ -1,0 +1,178 @@
+"""The chapter 6 reference against torch autograd and finite differences; the hidden tests against the reference."""
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from grader.course import SOLUTIONS
+from grader.hidden_tests import ch06_backpropagation_through_time as hidden
+from grader.reference import ch06_backpropagation_through_time as ref
+from submission_bank import setup_namespace
+
+A = "ch06_backpropagation_through_time"
+
+
+def torch_grads(X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y, k=None):
+    """Autograd through an explicit loop; with k the state is detached every k steps."""
+    ps = [torch.tensor(a, requires_grad=True) for a in (W_xh, W_hh, b_h, W_hy, b_y, h0)]
+    W_xh, W_hh, b_h, W_hy, b_y, h = ps
+    logits = []
+    for t in range(X.shape[1]):
+        if k and t and t % k == 0:
+            h = h.detach()
+        h = torch.tanh(torch.from_numpy(X[:, t]) @ W_xh.T + h @ W_hh.T + b_h)
+        logits.append(h @ W_hy.T + b_y)
+    C = W_hy.shape[0]
+    torch.nn.functional.cross_entropy(torch.stack(logits, 1).reshape(-1, C), torch.from_numpy(Y).reshape(-1)).backward()
+    return {n: p.grad.numpy() for n, p in zip(ref.GRAD_NAMES, ps)}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_forward_loss_matches_torch_rnn(seed):
+    c = hidden.random_case(seed)
+    rnn = torch.nn.RNN(c["W_xh"].shape[1], c["W_xh"].shape[0], batch_first=True).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(c["W_xh"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(c["W_hh"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(c["b_h"]))
+        rnn.bias_hh_l0.zero_()
+        out = rnn(torch.from_numpy(c["X"]), torch.from_numpy(c["h0"])[None])[0]
+        logits = out @ torch.from_numpy(c["W_hy"]).T + torch.from_numpy(c["b_y"])
+        expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(c["Y"]).flatten()).item()
+    loss, cache = ref.rnn_forward(*hidden.args_of(c))
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    np.testing.assert_allclose(cache["H"], out.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rnn_backward_matches_autograd(seed):
+    c = hidden.random_case(seed)
+    g = ref.rnn_backward(ref.rnn_forward(*hidden.args_of(c))[1])
+    expected = torch_grads(*hidden.args_of(c))
+    for n in ref.GRAD_NAMES:
+        np.testing.assert_allclose(g[n], expected[n], rtol=1e-9, atol=1e-12, err_msg=n)
+
+
+def test_rnn_backward_matches_finite_differences_everywhere():
+    c = hidden.random_case(11)
+    args = list(hidden.args_of(c))
+    g = ref.rnn_backward(ref.rnn_forward(*args)[1])
+    where = {"dW_xh": 3, "dW_hh": 4, "db_h": 5, "dW_hy": 6, "db_y": 7, "dh0": 2}
+    for n, i in where.items():
+        numeric = np.zeros_like(args[i])
+        for idx in np.ndindex(*args[i].shape):
+            up = [np.array(a, copy=True) for a in args]
+            down = [np.array(a, copy=True) for a in args]
+            up[i][idx] += 1e-6
+            down[i][idx] -= 1e-6
+            numeric[idx] = (ref.rnn_forward(*up)[0] - ref.rnn_forward(*down)[0]) / 2e-6
+        np.testing.assert_allclose(g[n], numeric, atol=1e-8, err_msg=n)
+
+
+def test_jacobians_match_autograd():
+    c = hidden.random_case(5)
+    X, W_xh, W_hh, b_h = c["X"][0], c["W_xh"], c["W_hh"], c["b_h"]
+    H = ref.rnn_forward(*hidden.args_of(c))[1]["H"][0]
+    T = len(H)
+    for k in range(T):
+        for t in range(k, T):
+            def run(h):
+                for m in range(k + 1, t + 1):
+                    h = torch.tanh(torch.from_numpy(W_xh @ X[m] + b_h) + torch.from_numpy(W_hh) @ h)
+                return h
+            expected = torch.autograd.functional.jacobian(run, torch.from_numpy(H[k])).numpy()
+            np.testing.assert_allclose(ref.jacobian_product(H, W_hh, k, t), expected, atol=1e-12)
+    np.testing.assert_allclose(ref.step_jacobian(H[2], W_hh), ref.jacobian_product(H, W_hh, 1, 2))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 100])
+def test_truncated_grads_match_torch_with_detach(k):
+    c = hidden.random_case(7)
+    expected = torch_grads(*hidden.args_of(c), k=k)
+    got = ref.truncated_bptt_grads(*hidden.args_of(c), k)
+    for n in ref.GRAD_NAMES[:-1]:
+        np.testing.assert_allclose(got[n], expected[n], rtol=1e-9, atol=1e-12, err_msg=n)
+
+
+def test_truncation_leaves_output_gradients_alone():
+    """Cutting the recurrent path changes dW_xh, dW_hh, db_h but never dW_hy, db_y."""
+    args = hidden.args_of(hidden.random_case(9))
+    full = ref.rnn_backward(ref.rnn_forward(*args)[1])
+    cut = ref.truncated_bptt_grads(*args, 1)
+    np.testing.assert_allclose(cut["dW_hy"], full["dW_hy"])
+    assert not np.allclose(cut["dW_hh"], full["dW_hh"])
+
+
+def test_clip_by_global_norm():
+    rng = np.random.default_rng(0)
+    g = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=5)}
+    clipped = ref.clip_by_global_norm(g, 0.5)
+    np.testing.assert_allclose(np.sqrt(sum((v ** 2).sum() for v in clipped.values())), 0.5)
+    ts = [torch.tensor(v, requires_grad=True) for v in g.values()]
+    for t, v in zip(ts, g.values()):
+        t.grad = torch.from_numpy(v.copy())
+    torch.nn.utils.clip_grad_norm_(ts, 0.5)
+    for t, v in zip(ts, clipped.values()):
+        np.testing.assert_allclose(t.grad.numpy(), v, rtol=1e-6)
+    np.testing.assert_allclose(ref.clip_by_global_norm(g, 1e6)["a"], g["a"])
+
+
+# --- the hidden tests: pass on the reference, name each catalogued mistake ---
+
+@pytest.fixture(scope="module")
+def check_close():
+    return setup_namespace(SOLUTIONS, A)["check_close"]
+
+
+def test_setup_forward_is_the_reference():
+    ns = setup_namespace(SOLUTIONS, A)
+    args = hidden.args_of(hidden.random_case(3))
+    loss, cache = ns["rnn_forward"](*args)
+    ref_loss, ref_cache = ref.rnn_forward(*args)
+    assert loss == ref_loss and set(cache) == set(ref_cache)
+    np.testing.assert_array_equal(cache["H"], ref_cache["H"])
+    got = ns["torch_grads"](*args)
+    for n in ref.GRAD_NAMES:
+        np.testing.assert_allclose(got[n], ref.rnn_backward(ref_cache)[n], atol=1e-12)
+
+
+def test_hidden_tests_pass_on_the_reference(check_close, capsys):
+    ns = {}
+    hidden.test_rnn_backward(ref.rnn_backward, check_close)
+    hidden.test_step_jacobian(ref.step_jacobian, check_close)
+    hidden.test_jacobian_product(ref.jacobian_product, check_close, ns)
+    hidden.test_truncated_bptt_grads(ref.truncated_bptt_grads, check_close, ns)
+    assert ns["rnn_backward"] is ref.rnn_backward and ns["step_jacobian"] is ref.step_jacobian
+    assert "ok:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["next_term", "preact_slope", "transposed", "summed"])
+def test_hidden_backward_test_names_each_mistake(check_close, flag):
+    value = flag != "next_term"  # next_term=False switches that mistake on
+    wrong = lambda cache: hidden._backward_variant(cache, **{flag: value})
+    with pytest.raises(AssertionError, match="your result matches"):
+        hidden.test_rnn_backward(wrong, check_close)
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.STEP_MISTAKES))
+def test_hidden_step_test_names_each_mistake(check_close, mistake):
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:15])):
+        hidden.test_step_jacobian(hidden.STEP_MISTAKES[mistake], check_close)
+
+
+def test_every_known_mistake_changes_the_output():
+    for seed in hidden.SEEDS:
+        c = hidden.random_case(seed)
+        args = hidden.args_of(c)
+        cache = ref.rnn_forward(*args)[1]
+        right = ref.rnn_backward(cache)
+        for name, wrong in hidden.backward_mistakes(cache).items():
+            assert any(not np.allclose(wrong[n], right[n]) for n in right), name
+        H, W = cache["H"][0], c["W_hh"]
+        T = len(H)
+        for name, wrong in hidden.product_mistakes(H, W, 1, T - 1).items():
+            assert not np.allclose(wrong, ref.jacobian_product(H, W, 1, T - 1)), name
+        truncated = ref.truncated_bptt_grads(*args, 2)
+        for name, wrong in hidden.truncated_mistakes(args, 2).items():
+            assert any(not np.allclose(wrong[n], truncated[n]) for n in truncated), name
