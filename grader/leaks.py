@@ -14,9 +14,11 @@ REGION = {
     "hidden": re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S),
 }
 MIN_LENGTH = 10  # shorter lines ("return H") are too generic to prove a leak
-# Idioms every PyTorch training loop has: a chapter may show them without giving a solution away.
+# Idioms any training loop or loop over time has: a page may show them without giving a solution
+# away (chapter 6's setup cell, for instance, gives students a forward pass over time).
 GENERIC = frozenset({"loss.backward()", "losses = []", "losses.append(loss.item())",
-                     "optimizer.zero_grad()", "optimizer.step()"})
+                     "optimizer.zero_grad()", "optimizer.step()", "with torch.no_grad():",
+                     "for t in range(T):", "B, T, _ = X.shape", "H[:, t] = h"})
 
 
 def region_lines(assignment, kind):
