@@ -64,15 +64,17 @@ class Visit:
         self.page.wait_for_function("!window.MathJax || (MathJax.startup && MathJax.startup.promise)")
         self.page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
 
-    def close(self):
+    def __enter__(self):
+        return self.page
+
+    def __exit__(self, *exc):
         self.page.close()
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_loads_clean_typesets_and_shows_its_images(browser, site_url, html_dir, path):
     visit = Visit(browser, f"{site_url}/{path}")
-    page = visit.page
-    try:
+    with visit as page:
         assert not visit.problems, visit.problems
         # every equation typeset: MathJax replaced each math element and reported no TeX error
         counts = page.evaluate("""() => ({
@@ -89,22 +91,15 @@ def test_page_loads_clean_typesets_and_shows_its_images(browser, site_url, html_
         shots = html_dir.parent / "screenshots"
         shots.mkdir(exist_ok=True)
         page.screenshot(path=str(shots / (path.replace("/", "__").replace(".html", ".png"))), full_page=True)
-    finally:
-        visit.close()
 
 
 def test_chapter_math_is_really_typeset(browser, site_url):
-    visit = Visit(browser, f"{site_url}/book/ch04_recurrent_networks.html")
-    try:
-        assert visit.page.locator("mjx-container").count() >= 20
-    finally:
-        visit.close()
+    with Visit(browser, f"{site_url}/book/ch04_recurrent_networks.html") as page:
+        assert page.locator("mjx-container").count() >= 20
 
 
 def test_next_link_and_sidebar_navigate(browser, site_url):
-    visit = Visit(browser, f"{site_url}/{PAGES[0]}")
-    page = visit.page
-    try:
+    with Visit(browser, f"{site_url}/{PAGES[0]}") as page:
         for expected in PAGES[1:]:
             page.locator("a.right-next").first.click()
             page.wait_for_load_state("load")
@@ -112,14 +107,10 @@ def test_next_link_and_sidebar_navigate(browser, site_url):
         page.locator(".bd-sidebar-primary a", has_text="Recurrent networks").first.click()
         page.wait_for_load_state("load")
         assert page.url.endswith("book/ch04_recurrent_networks.html")
-    finally:
-        visit.close()
 
 
 def test_search_finds_the_chapter(browser, site_url):
-    visit = Visit(browser, f"{site_url}/{PAGES[0]}")
-    page = visit.page
-    try:
+    with Visit(browser, f"{site_url}/{PAGES[0]}") as page:
         page.keyboard.press("Control+k")
         box = page.locator("input[name='q']:visible").first
         box.fill("unrolling")
@@ -127,32 +118,24 @@ def test_search_finds_the_chapter(browser, site_url):
         page.wait_for_selector("#search-results ul.search li", timeout=20000)
         links = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.href)")
         assert any("ch04_recurrent_networks" in link for link in links), links
-    finally:
-        visit.close()
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_exercise_page_shows_stubs_not_solutions(browser, site_url, assignment):
-    visit = Visit(browser, f"{site_url}/exercises/{assignment}/{assignment}.html")
-    try:
-        text = visit.page.inner_text("main")
+    with Visit(browser, f"{site_url}/exercises/{assignment}/{assignment}.html") as page:
+        text = page.inner_text("main")
         assert "raise NotImplementedError()" in text
         assert not leaked(region_lines(assignment, "solution") | region_lines(assignment, "hidden"), text)
-    finally:
-        visit.close()
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_downloaded_exercise_is_the_released_notebook(browser, site_url, assignment):
     """The page's download link gives back the notebook exactly as released: nbgrader metadata intact."""
-    visit = Visit(browser, f"{site_url}/exercises/{assignment}/{assignment}.html")
-    try:
-        hrefs = visit.page.eval_on_selector_all("a[href$='.ipynb']", "els => els.map(e => e.href)")
+    with Visit(browser, f"{site_url}/exercises/{assignment}/{assignment}.html") as page:
+        hrefs = page.eval_on_selector_all("a[href$='.ipynb']", "els => els.map(e => e.href)")
         hrefs = [h for h in hrefs if h.startswith(site_url) and "/_sources/" in h]  # not Binder/Colab links
         assert hrefs, "no .ipynb download link on the exercise page"
-        response = visit.page.request.get(hrefs[0])
+        response = page.request.get(hrefs[0])
         assert response.ok
         released = json.loads((EXERCISES / assignment / notebook_name(assignment)).read_text())
         assert json.loads(response.body()) == released
-    finally:
-        visit.close()
