@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test release publish chromium bench bench-build clean help
+.PHONY: site setup test release publish chromium sandbox bench bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,13 +21,18 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-test: setup chromium  ## run the test suite (it builds the site into a temporary folder and opens it in Chromium)
+test: setup chromium sandbox  ## run the test suite (it builds the site into a temporary folder and opens it in Chromium)
 	$(BIN)/python -m pytest
 
 chromium:  ## install Debian's Chromium for the browser test, if it is missing
 	@[ -n "$$CHROMIUM" ] || command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "The browser test needs Chromium: run 'apt-get install chromium' as root, or set CHROMIUM=/path/to/it"; exit 1; }
+
+sandbox:  ## install bubblewrap, the grading kernel's sandbox, if it is missing
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
+	  { echo "Grading runs kernels in bubblewrap: run 'apt-get install bubblewrap' as root"; exit 1; }
 
 publish: site  ## the folder to publish, _build/publish: the site without build reports, after a leak check
 	$(BIN)/python -m grader publish --site _build/html --out _build/publish

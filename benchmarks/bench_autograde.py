@@ -1,62 +1,92 @@
-"""Benchmark: grade N copies of the solution with 1 and 2 workers, against raw nbclient execution.
+"""Benchmark: grade a class of correct, wrong and hostile submissions; compare with raw execution.
 
-Prints seconds per submission and ratios, measured in the same run. Not a test: run it with
-``make bench`` (or ``python benchmarks/bench_autograde.py --help``).
+Prints, measured in the same run: the raw nbclient execution time of the same notebooks
+(no grader, no sandbox, one after another), then for each worker count the grader's wall
+time, seconds per submission, the ratio to raw/workers (target: at most 1.25), and the
+sandbox's cost against the same run with ``--sandbox off``. Not a test: ``make bench``.
 """
 import argparse
-import shutil
+import itertools
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from conftest import A, hostile_and_broken, mistake_student, write_submission  # noqa: E402
 from grader.autograde import autograde  # noqa: E402
-from grader.course import SOLUTIONS, notebook_name, prepare_environment  # noqa: E402
-from submission_bank import filled  # noqa: E402
+from grader.course import prepare_environment  # noqa: E402
+from submission_bank import banks, filled  # noqa: E402
+
+# Submissions that hang until the time limit or kill their kernel measure the limit, not the grader.
+SLOW_ON_PURPOSE = {"endless_loop", "ignores_interrupt", "dead_kernel", "keeps_killing_the_kernel"}
 
 
-def raw_execution(notebook, copies):
-    """Seconds to execute the source notebook (solutions and hidden tests) ``copies`` times with nbclient."""
+def make_class(root, size):
+    """``size`` submissions of chapter 4: every fast hostile one, every bank mistake, then correct ones."""
+    hostile = {s: c for s, c in hostile_and_broken(root).items() if s not in SLOW_ON_PURPOSE}
+    for student, (assignment, name, content) in hostile.items():
+        write_submission(root, student, assignment, name, content)
+    wrong = [(name, m) for (a, name), m in banks().items() if a == A]
+    for i, (name, m) in zip(range(size - len(hostile)), itertools.cycle(wrong)):
+        write_submission(root, f"{mistake_student(A, name)}_{i}", A, f"{A}.ipynb", filled(A, {m.cell: m.code}))
+    done = len(hostile) + min(len(wrong), size - len(hostile))
+    for i in range(size - done):
+        write_submission(root, f"correct{i:03d}", A, f"{A}.ipynb", filled(A))
+    return sorted(root.glob("*/*/*.ipynb"))
+
+
+def raw_execution(notebooks, timeout):
+    """Seconds to execute every readable notebook with nbclient, as handed in (visible tests only)."""
     start = time.perf_counter()
-    for _ in range(copies):
-        nb = nbformat.read(notebook, as_version=4)
-        NotebookClient(nb, timeout=60, kernel_name="python3",
-                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    for path in tqdm(notebooks, desc="raw", unit="notebook"):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # the truncated one: nothing to run
+            continue
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     return time.perf_counter() - start
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--assignment", default="ch04_recurrent_networks")
-    p.add_argument("--copies", type=int, default=20, help="submissions to grade (default: %(default)s)")
+    p.add_argument("--size", type=int, default=50, help="submissions in the class (default: %(default)s)")
     p.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="worker counts (default: 1 2)")
+    p.add_argument("--timeout", type=int, default=30, help="seconds per cell (default: %(default)s)")
     args = p.parse_args()
     prepare_environment()
-    source = SOLUTIONS / args.assignment / notebook_name(args.assignment)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for i in range(args.copies):
-            folder = tmp / "submissions" / f"student{i:03d}" / args.assignment
-            folder.mkdir(parents=True)
-            nbformat.write(filled(args.assignment), folder / notebook_name(args.assignment))
-        raw = raw_execution(source, args.copies)
-        print(f"raw nbclient execution: {raw:.1f} s for {args.copies} notebooks = {raw / args.copies:.2f} s each")
-        print(f"{'jobs':>4} {'wall s':>8} {'s/submission':>13} {'vs raw/jobs':>12}")
+        notebooks = make_class(tmp / "class", args.size)
+        raw = raw_execution(notebooks, args.timeout)
+        n = len(notebooks)
+        print(f"\n{n} submissions of {A}; raw nbclient execution: {raw:.1f} s = {raw / n:.2f} s each")
+        print(f"{'jobs':>4} {'sandbox':>8} {'wall s':>8} {'s/sub':>7} {'vs raw/jobs':>12} {'sandbox cost':>13}  statuses")
+        results = []
         for jobs in args.jobs:
-            workdir = tmp / f"workdir{jobs}"
-            start = time.perf_counter()
-            rows, errors = autograde(tmp / "submissions", workdir, jobs=jobs, progress=False)
-            wall = time.perf_counter() - start
-            assert not errors and all(r["status"] == "graded" for r in rows), rows
-            print(f"{jobs:>4} {wall:>8.1f} {wall / args.copies:>13.2f} {wall / (raw / jobs):>12.2f}")
-            shutil.rmtree(workdir)
+            walls = {}
+            for mode in ("on", "off"):
+                start = time.perf_counter()
+                rows, errors = autograde(tmp / "class", tmp / f"work_{jobs}_{mode}", jobs=jobs, timeout=args.timeout,
+                                         progress=False, sandbox_mode=mode)
+                walls[mode] = wall = time.perf_counter() - start
+                assert not errors and len(rows) == n, (errors, len(rows))
+                results.append({(r["student"], r["assignment"]): (r["status"], r["score"], r["parts"]) for r in rows})
+                cost = f"{walls['on'] / walls['off']:.2f}x" if mode == "off" else ""
+                statuses = dict(sorted(Counter(r["status"] for r in rows).items()))
+                print(f"{jobs:>4} {mode:>8} {wall:>8.1f} {wall / n:>7.2f} {wall / (raw / jobs):>12.2f} {cost:>13}  "
+                      f"{statuses}", flush=True)
+        same = all(r == results[0] for r in results)
+        print(f"identical status, score and parts in all {len(results)} gradings: {'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":

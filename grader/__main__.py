@@ -19,7 +19,8 @@ def _autograde(args):
 
     rows, grader_errors = autograde(args.submissions, args.workdir, jobs=args.jobs, timeout=args.timeout,
                                     csv_path=args.csv, progress=not args.quiet,
-                                    memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds)
+                                    memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds,
+                                    sandbox_mode=args.sandbox)
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -86,6 +87,10 @@ def parser():
     a.add_argument("--memory-mb", type=int, default=4096, help="memory cap per kernel, MB (default: %(default)s)")
     a.add_argument("--cpu-seconds", type=int, default=600,
                    help="CPU time per notebook; past it the kernel is killed (default: %(default)s)")
+    a.add_argument("--sandbox", choices=["auto", "on", "off"], default="auto",
+                   help="run kernels in bubblewrap: no network, no view of the course, the gradebook or other "
+                        "students (auto: whenever this machine allows it; on: refuse to grade without it; "
+                        "default: %(default)s)")
     a.add_argument("--csv", type=Path, help="where to write the grades (default: WORKDIR/grades.csv)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument("--workdir", **workdir)

@@ -39,7 +39,7 @@ def prepare_environment():
         os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
 
 
-def install_grading_kernel(workdir, memory_mb=4096, cpu_seconds=600, file_mb=256):
+def install_grading_kernel(workdir, memory_mb=4096, cpu_seconds=600, file_mb=256, sandbox=False):
     """Write the resource-limited kernelspec under ``workdir`` and make Jupyter find it (JUPYTER_PATH)."""
     import json
 
@@ -48,7 +48,7 @@ def install_grading_kernel(workdir, memory_mb=4096, cpu_seconds=600, file_mb=256
     folder = Path(workdir).resolve() / "jupyter"
     spec = folder / "kernels" / KERNEL_NAME / "kernel.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(json.dumps(kernelspec(memory_mb, cpu_seconds, file_mb), indent=1))
+    spec.write_text(json.dumps(kernelspec(memory_mb, cpu_seconds, file_mb, sandbox), indent=1))
     paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     if str(folder) not in paths:
         os.environ["JUPYTER_PATH"] = os.pathsep.join([str(folder), *paths])
@@ -70,6 +70,12 @@ def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, k
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__"]
     c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
+    # nbgrader's autograde chain with one change: hidden tests are judged in the grader (grader.verdicts)
+    c.Autograde.autograde_preprocessors = [
+        "grader.verdicts.TrustedExecute", "nbgrader.preprocessors.IgnorePattern",
+        "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+        "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+        "nbgrader.preprocessors.CheckCellMetadata"]
     c.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back and graded, not skipped
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     if kernel_name:

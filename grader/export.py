@@ -1,19 +1,31 @@
 """Write the grades CSV from the gradebook (scores, manual grades included) and the grading statuses."""
 import csv
+import functools
 import json
 from pathlib import Path
 
-from grader.course import nbgrader_config
+from grader.course import SOLUTIONS, nbgrader_config, notebook_name
 
 COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason", "manual_pending", "parts"]
+
+
+@functools.lru_cache(maxsize=None)
+def cell_order(assignment):
+    """grade_id -> position in the source notebook, so that parts are listed in the same order every time."""
+    import nbformat
+
+    nb = nbformat.read(SOLUTIONS / assignment / notebook_name(assignment), as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    return {grade_id: i for i, grade_id in enumerate(ids) if grade_id}
 
 
 def _scores(gb, assignment, student):
     """(score, max_score, points awaiting manual grading, per-part summary) from nbgrader's gradebook."""
     submission = gb.find_submission(assignment, student)
     pending, parts = 0.0, []
+    order = cell_order(assignment)
     for notebook in submission.notebooks:
-        for grade in sorted(notebook.grades, key=lambda g: g.cell_id):
+        for grade in sorted(notebook.grades, key=lambda g: (order.get(g.name, len(order)), g.name)):
             if grade.needs_manual_grade:
                 pending += grade.max_score
                 parts.append(f"{grade.name}=?/{grade.max_score:g}")

@@ -5,13 +5,18 @@ The grader's kernelspec runs ``python -m grader.limited_kernel --memory-mb M --c
 MemoryError in the student's cell instead of taking the machine), a CPU-time cap for the whole
 notebook (past it the kernel is killed, and the submission is reported failed), a cap on the
 size of files it writes, and no core dumps. Then it becomes an ordinary ipykernel.
+With ``--sandbox`` it first re-starts itself inside bubblewrap (``grader.sandbox``), configured
+by the JSON file named in ``$RNN_GRADER_SANDBOX`` (what to hide, what may be written).
 """
 import argparse
+import json
 import os
 import resource
+import signal
 import sys
 
 KERNEL_NAME = "rnn-course-limited"
+SANDBOX_ENV = "RNN_GRADER_SANDBOX"
 
 
 def apply_limits(memory_mb, cpu_seconds, file_mb):
@@ -22,12 +27,16 @@ def apply_limits(memory_mb, cpu_seconds, file_mb):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def kernelspec(memory_mb, cpu_seconds, file_mb):
-    """The kernel.json that starts this module with the given limits."""
+def limit_args(memory_mb, cpu_seconds, file_mb):
+    return ["--memory-mb", str(memory_mb), "--cpu-seconds", str(cpu_seconds), "--file-mb", str(file_mb)]
+
+
+def kernelspec(memory_mb, cpu_seconds, file_mb, sandbox=False):
+    """The kernel.json that starts this module with the given limits (and in the sandbox)."""
     return {
-        "argv": [sys.executable, "-m", "grader.limited_kernel", "--memory-mb", str(memory_mb),
-                 "--cpu-seconds", str(cpu_seconds), "--file-mb", str(file_mb), "-f", "{connection_file}"],
-        "display_name": f"Python 3 (grading: {memory_mb} MB, {cpu_seconds} s CPU)",
+        "argv": [sys.executable, "-m", "grader.limited_kernel", *limit_args(memory_mb, cpu_seconds, file_mb),
+                 *(["--sandbox"] if sandbox else []), "-f", "{connection_file}"],
+        "display_name": f"Python 3 (grading: {memory_mb} MB, {cpu_seconds} s CPU{', sandboxed' if sandbox else ''})",
         "language": "python",
     }
 
@@ -37,12 +46,27 @@ def parser():
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space cap (default: %(default)s)")
     p.add_argument("--cpu-seconds", type=int, default=600, help="CPU time for the whole notebook (default: %(default)s)")
     p.add_argument("--file-mb", type=int, default=256, help="largest file the kernel may write (default: %(default)s)")
+    p.add_argument("--sandbox", action="store_true", help=f"run inside bubblewrap, configured by ${SANDBOX_ENV}")
     p.add_argument("-f", dest="connection_file", required=True, help="the kernel's connection file")
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if args.sandbox:
+        from grader import sandbox
+
+        if SANDBOX_ENV not in os.environ:
+            sys.exit(f"--sandbox needs ${SANDBOX_ENV} (the sandbox's JSON configuration)")
+        config = json.loads(open(os.environ[SANDBOX_ENV]).read())
+        inner = [sys.executable, "-m", "grader.limited_kernel",
+                 *limit_args(args.memory_mb, args.cpu_seconds, args.file_mb), "-f", args.connection_file]
+        cmd = sandbox.command(inner, hide=config["hide"], writable=config["writable"], cwd=os.getcwd(),
+                              home=config["home"], connection_file=os.path.abspath(args.connection_file))
+        # An interrupt goes to the whole process group: bwrap must survive it (and pass on the ignore, which
+        # ipykernel overrides while it runs a cell) or the kernel dies instead of stopping the cell.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os.execv(cmd[0], cmd)
     apply_limits(args.memory_mb, args.cpu_seconds, args.file_mb)
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", args.connection_file])
 

@@ -4,6 +4,7 @@ Every assignment gets a correct and an untouched submission and one per entry of
 of mistakes (student ``<assignment>__<mistake>``); chapter 4 also gets the hostile and
 broken ones. Rows are keyed by (student, assignment).
 """
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,86 @@ MEMORY_HOG = """def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
 """
 
 
+# Cheats written so that the static check cannot see them: only the sandbox and the verdict
+# in the grader's own process stand between them and full marks.
+RUNTIME_REFERENCE_IMPORT = """import importlib
+def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    stolen = importlib.import_module(".".join(["grad" + "er", "refer" + "ence", "ch04_recurrent_networks"]))
+    return stolen.rnn_forward(X, h0, W_xh, W_hh, b_h)
+"""
+
+RUNTIME_PATCHES = """import importlib
+_np = importlib.import_module("num" + "py")
+for _name in ("allclose", "isclose", "array_equal"):
+    vars(_np)[_name] = lambda *args, **kwargs: True
+globals()["check_" + "close"] = lambda what, *args, **kwargs: print("ok:", what)
+def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
+    return np.zeros((x_t.shape[0], W_hh.shape[0]))
+"""
+
+LYING_RESULT = """class Agreeable:
+    def __eq__(self, other): return True
+    def __array__(self, *args, **kwargs): raise TypeError("no")
+def cross_entropy(logits, targets):
+    return Agreeable()
+"""
+
+FORGED_REPORT = """import json, sys
+from IPython.display import display
+def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
+    frame = sys._getframe(1)
+    while frame is not None and "nonce" not in frame.f_locals:
+        frame = frame.f_back
+    nonce = frame.f_locals["nonce"] if frame else "?"
+    display({"application/x-rnn-grader-report": json.dumps({"nonce": nonce, "part": "rnn_step", "result": None})},
+            raw=True)
+    return np.zeros((x_t.shape[0], W_hh.shape[0]))
+"""
+
+
+def snoop_code(targets):
+    """Appended to a correct cell: prints what the kernel could read, write and reach (paths hex-encoded)."""
+    return f"""
+import json as _json, os as _os, socket as _socket
+_targets = _json.loads(bytes.fromhex("{json.dumps(targets).encode().hex()}").decode())
+_here = _os.getcwd()
+_seen = {{}}
+for _key, _path in _targets["read"].items():
+    _path = _os.path.normpath(_os.path.join(_here, _path))
+    try:
+        _seen[_key] = sorted(_os.listdir(_path)) if _os.path.isdir(_path) else len(open(_path, "rb").read(64))
+    except OSError as _err:
+        _seen[_key] = type(_err).__name__
+for _key, _path in _targets["write"].items():
+    try:
+        with open(_os.path.normpath(_os.path.join(_here, _path)), "w") as _f:
+            _f.write("snooped")
+        _seen[_key] = "written"
+    except OSError as _err:
+        _seen[_key] = type(_err).__name__
+_seen["interfaces"] = [_name for _, _name in _socket.if_nameindex()]
+_seen["uid"] = _os.getuid()
+_seen["processes"] = len([_p for _p in _os.listdir("/proc") if _p.isdigit()])
+print("SNOOP " + _json.dumps(_seen))
+"""
+
+
+def snoop_targets(class_root):
+    """Paths the snooping submission tries, relative to its autograded folder or absolute."""
+    repo = Path(__file__).resolve().parent.parent
+    return {
+        "read": {
+            "source notebook": str(repo / "solutions" / A / f"{A}.ipynb"),
+            "reference": str(repo / "grader" / "reference" / f"{A}.py"),
+            "hidden tests": str(repo / "grader" / "hidden_tests" / f"{A}.py"),
+            "gradebook": "../../../gradebook.db",
+            "other students (autograded)": "../..",
+            "submissions": str(class_root),
+        },
+        "write": {"course folder": str(repo / "snooped.txt"), "grading folder": "../../../snooped.txt"},
+    }
+
+
 def _endless(catch_interrupt):
     """Code appended to a solution cell: a loop nbgrader must interrupt (or give up on)."""
     if catch_interrupt:
@@ -45,7 +126,7 @@ def _endless(catch_interrupt):
     return "\nimport time\nwhile True:\n    time.sleep(0.5)\n"
 
 
-def hostile_and_broken():
+def hostile_and_broken(class_root=Path("/nonexistent")):
     """student -> (assignment folder, file name, notebook or raw text), each with a known right outcome."""
     def with_cell_code(grade_id, extra):
         nb = filled(A)
@@ -54,6 +135,10 @@ def hostile_and_broken():
                 cell.source += extra
         return nb
 
+    killer = filled(A)
+    for cell in killer.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+            cell.source += "\nimport os\nos._exit(1)\n"
     deleted = filled(A)
     deleted.cells = [c for c in deleted.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_rnn_step"]
     edited = filled(A)
@@ -65,6 +150,7 @@ def hostile_and_broken():
         "truncated_json": (A, f"{A}.ipynb", released_text[: len(released_text) // 2]),
         "dead_kernel": (A, f"{A}.ipynb", with_cell_code("rnn_step", "\nimport os\nos._exit(1)\n")),
         "ignores_interrupt": (A, f"{A}.ipynb", with_cell_code("rnn_step", _endless(catch_interrupt=True))),
+        "keeps_killing_the_kernel": (A, f"{A}.ipynb", killer),  # every solution cell: more than the grader retries
         "endless_loop": (A, f"{A}.ipynb", with_cell_code("cross_entropy", _endless(catch_interrupt=False))),
         "renamed_file": (A, "my_rnn_homework.ipynb", filled(A)),
         "deleted_test_cell": (A, f"{A}.ipynb", deleted),
@@ -78,6 +164,12 @@ def hostile_and_broken():
         "torch_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": TORCH_FORWARD})),
         # 8 GiB of ones: fine for this machine without a cap, a MemoryError under the kernel's 4 GiB cap
         "memory_hog": (A, f"{A}.ipynb", filled(A, {"rnn_step": MEMORY_HOG})),
+        # cheats the static check misses: the sandbox and the out-of-kernel verdict must stop them
+        "runtime_reference_import": (A, f"{A}.ipynb", filled(A, {"rnn_forward": RUNTIME_REFERENCE_IMPORT})),
+        "runtime_patches": (A, f"{A}.ipynb", filled(A, {"rnn_step": RUNTIME_PATCHES})),
+        "lying_result": (A, f"{A}.ipynb", filled(A, {"cross_entropy": LYING_RESULT})),
+        "forged_report": (A, f"{A}.ipynb", filled(A, {"rnn_step": FORGED_REPORT})),
+        "snoop": (A, f"{A}.ipynb", with_cell_code("rnn_step", snoop_code(snoop_targets(class_root)))),
     }
 
 
@@ -103,7 +195,7 @@ def class_folder(tmp_path_factory):
     for (assignment, name), mistake in banks().items():
         write_submission(root, mistake_student(assignment, name), assignment, f"{assignment}.ipynb",
                          filled(assignment, {mistake.cell: mistake.code}))
-    for student, (assignment, name, content) in hostile_and_broken().items():
+    for student, (assignment, name, content) in hostile_and_broken(root).items():
         write_submission(root, student, assignment, name, content)
     return root
 

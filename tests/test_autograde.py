@@ -66,17 +66,26 @@ def test_feedback_names_the_mistake(feedback, assignment, name):
 
 EXPECTED = {  # student -> (status, words in the reason, score: "full", "full-<test cell lost>" or "" for none)
     "truncated_json": ("failed", "not a readable notebook", ""),
-    "dead_kernel": ("failed", "kernel died", ""),
-    "ignores_interrupt": ("failed", "ran longer than", ""),
+    # a cell that stops the whole run is skipped and the rest graded again without it
+    "dead_kernel": ("flagged", "cell 4 (rnn_step) killed the kernel: graded again without it", "full-test_rnn_step"),
+    "ignores_interrupt": ("flagged", "cell 4 (rnn_step) ran past the time limit: graded again", "full-test_rnn_step"),
+    "keeps_killing_the_kernel": ("failed", "kernel died", ""),
     "endless_loop": ("flagged", "interrupted", "full"),
     "renamed_file": ("flagged", "renamed", "full"),
     "deleted_test_cell": ("flagged", "deleted cells put back", "full"),
     "edited_test_cell": ("flagged", "edited read-only cells restored", "full"),
     "unknown_assignment": ("failed", "unknown assignment", ""),
-    "imports_reference": ("flagged", "rnn_forward: imports the instructor's grader package", "full"),
+    # flagged by the static check, and the import fails in the sandbox: that part scores 0
+    "imports_reference": ("flagged", "rnn_forward: imports the instructor's grader package", "full-test_rnn_forward"),
     "patched_checker": ("flagged", "redefines the notebook's checking helper check_close", "full"),
     "torch_in_numpy_part": ("flagged", "policy: rnn_forward uses torch", "full-test_rnn_forward"),
     "memory_hog": ("graded", "", "full-test_rnn_step"),  # MemoryError in its own part, nothing else lost
+    # the static check misses these; the sandbox and the verdict outside the kernel hold
+    "runtime_reference_import": ("graded", "", "full-test_rnn_forward"),  # no grader.reference in the sandbox
+    "runtime_patches": ("graded", "", "full-test_rnn_step"),  # patched numpy/check_close: the grader's are intact
+    "lying_result": ("graded", "", "full-test_cross_entropy"),  # an object that equals anything is not a number
+    "forged_report": ("graded", "", "full-test_rnn_step"),  # a second report in the cell voids the part
+    "snoop": ("graded", "", "full"),  # correct answers; what it saw is checked below
 }
 
 
@@ -101,7 +110,7 @@ def test_gradebook_records_flags(graded):
 
     rows, workdir = graded
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gb:
-        for student in ("correct", "renamed_file", "dead_kernel"):
+        for student in ("correct", "renamed_file", "dead_kernel", "keeps_killing_the_kernel"):
             notebook = gb.find_submission(A, student).notebooks[0]
             assert notebook.flagged == (rows[(student, A)]["status"] != "graded"), student
 
@@ -117,7 +126,7 @@ def test_feedback_shows_no_hidden_test(feedback):
 
 def test_feedback_for_a_failed_submission_says_why(feedback, graded):
     pages, _ = feedback
-    assert "kernel died" in pages[("dead_kernel", A)]
+    assert "kernel died" in pages[("keeps_killing_the_kernel", A)]
 
 
 def test_cli_help_for_every_command():
@@ -159,3 +168,79 @@ def test_grading_kernel_limits(tmp_path):
     name = install_grading_kernel(tmp_path, memory_mb=1000, cpu_seconds=20)
     spec = json.loads((tmp_path / "jupyter" / "kernels" / name / "kernel.json").read_text())
     assert spec["argv"][1:3] == ["-m", "grader.limited_kernel"] and "1000" in spec["argv"]
+
+
+def snooped(workdir, student="snoop"):
+    """What the snooping submission printed about the kernel it ran in."""
+    import nbformat
+
+    nb = nbformat.read(workdir / "autograded" / student / A / f"{A}.ipynb", as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith("SNOOP "):
+                    return json.loads(line[len("SNOOP "):])
+    raise AssertionError("the snooping cell printed nothing")
+
+
+def test_sandbox_hides_the_course_the_gradebook_and_other_students(graded):
+    rows, workdir = graded
+    seen = snooped(workdir)
+    for key in ("source notebook", "reference", "hidden tests", "gradebook"):
+        assert seen[key] == "FileNotFoundError", (key, seen[key])
+    assert seen["submissions"] == []  # the folder of all submissions is an empty one inside
+    assert seen["other students (autograded)"] == ["snoop"]  # its own folder only
+    assert seen["interfaces"] == ["lo"]  # no network
+    assert seen["uid"] == 65534  # nobody
+    assert seen["processes"] <= 3  # its own pid namespace
+    assert not (REPO / "snooped.txt").exists() and not (workdir / "snooped.txt").exists()  # writes stayed inside
+    assert json.loads((workdir / "status.json").read_text())[f"snoop/{A}"]["sandboxed"] is True
+
+
+def test_without_the_sandbox_the_snoop_sees_everything(class_folder, tmp_path):
+    """The control for the test above: the same submission, graded with --sandbox off."""
+    import shutil
+
+    from grader.autograde import autograde
+
+    one = tmp_path / "one"
+    shutil.copytree(class_folder / "snoop" / A, one / "snoop" / A)
+    try:
+        rows, _ = autograde(one, tmp_path / "wd", jobs=1, timeout=30, progress=False, sandbox_mode="off")
+        seen = snooped(tmp_path / "wd")
+        assert seen["reference"] != "FileNotFoundError" and seen["gradebook"] != "FileNotFoundError"
+        assert seen["course folder"] == "written" and (REPO / "snooped.txt").exists()
+    finally:
+        (REPO / "snooped.txt").unlink(missing_ok=True)
+
+
+def test_regrading_gives_identical_results(class_folder, tmp_path):
+    """Grade a few submissions twice into the same working folder: same status, score and parts."""
+    import shutil
+
+    from grader.autograde import autograde
+
+    some = tmp_path / "some"
+    for student in ("correct", mistake_student(A, "missing_bias"), "runtime_patches", "forged_report"):
+        shutil.copytree(class_folder / student / A, some / student / A)
+    first, second = (autograde(some, tmp_path / "wd", jobs=2, timeout=30, progress=False)[0] for _ in range(2))
+    key = lambda rows: sorted((r["student"], r["status"], r["score"], r["parts"], r["reason"]) for r in rows)  # noqa: E731
+    assert key(first) == key(second)
+    assert len(first) == 4
+
+
+def test_sandbox_modes_without_bwrap(monkeypatch):
+    """--sandbox on refuses to grade without bubblewrap and says how to get it; auto falls back and says so."""
+    from grader import sandbox
+    from grader.autograde import choose_sandbox
+    from grader.course import CourseError
+
+    sandbox.unavailable_reason.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    try:
+        with pytest.raises(CourseError, match="apt-get install bubblewrap"):
+            choose_sandbox("on")
+        assert choose_sandbox("auto") == (False, "no sandbox: " + sandbox.unavailable_reason())
+        assert choose_sandbox("off") == (False, "no sandbox (--sandbox off)")
+    finally:
+        sandbox.unavailable_reason.cache_clear()

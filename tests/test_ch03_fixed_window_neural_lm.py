@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from grader import datasets
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch03_fixed_window_neural_lm as hidden
+from grader.hidden_tests import check_part
+from grader.probes import ch03_fixed_window_neural_lm as probes
 from grader.reference import ch03_fixed_window_neural_lm as ref
 from submission_bank import setup_namespace
 
@@ -51,16 +53,16 @@ def test_embed_is_one_hot_times_E_concatenated():
     torch.testing.assert_close(ref.embed(contexts, E), torch.nn.Embedding.from_pretrained(E)(contexts).flatten(1))
 
 
-@pytest.mark.parametrize("seed", hidden.SEEDS)
+@pytest.mark.parametrize("seed", probes.SEEDS)
 def test_forward_matches_torch_nn_layers(seed):
-    params, contexts = hidden.random_params(seed)
+    params, contexts = probes.random_params(seed)
     with torch.no_grad():
         torch.testing.assert_close(ref.window_lm_forward(contexts, params), torch_layers(params)(contexts))
 
 
 def test_forward_gradients_match_finite_differences():
     """torch.autograd.gradcheck: central differences against autograd, in float64, for every parameter."""
-    params, contexts = hidden.random_params(5)
+    params, contexts = probes.random_params(5)
     names = list(params)
     tensors = [params[k].detach().double().requires_grad_() for k in names]
     targets = torch.arange(len(contexts)) % params["U"].shape[0]
@@ -108,16 +110,26 @@ def test_n_params_matches_torch_for_every_window():
     assert ref.n_params(30, 5, 9, 16) - ref.n_params(30, 5, 8, 16) == 5 * 16
 
 
+def test_markov_task_windows_are_the_reference_windows_of_one_sample():
+    task = probes.TRAIN_TASK
+    _, ids = probes.markov_text(**task)
+    contexts, targets = ref.make_windows(ids, task["window"])
+    (train_c, train_t), (held_c, held_t), _ = hidden.markov_task(task)
+    assert torch.equal(train_c, contexts[:task["n_train"]]) and torch.equal(train_t, targets[:task["n_train"]])
+    assert torch.equal(held_c, contexts[task["n_train"]:]) and torch.equal(held_t, targets[task["n_train"]:])
+    assert len(train_t) == task["n_train"] and len(held_t) == task["n_held_out"]
+
+
 def test_markov_task_knows_its_answer_and_the_reference_reaches_it():
-    (contexts, targets), (held_c, held_t), best = hidden.markov_task(**hidden.TRAIN_TASK)
-    source = datasets.Markov2Source("abcd", 0.5, hidden.TRAIN_TASK["seed"])
+    task = probes.TRAIN_TASK
+    (contexts, targets), (held_c, held_t), best = hidden.markov_task(task)
+    source = datasets.Markov2Source("abcd", 0.5, task["seed"])
     assert abs(math.log2(best) - source.entropy_rate()) < 0.1  # the held-out sample is typical
-    task = hidden.TRAIN_TASK
     params = ref.init_params(4, task["d"], task["window"], task["H"], seed=task["seed"])
     ref.train(params, contexts, targets, task["steps"], task["lr"])
     with torch.no_grad():
         ppl = ref.perplexity(ref.window_lm_forward(held_c, params), held_t).item()
-    assert best <= ppl < best * (1 + task["tolerance"] / 2)  # well inside the tolerance
+    assert best <= ppl < best * (1 + hidden.TRAIN_TOLERANCE / 2)  # well inside the tolerance
 
 
 # --- the notebook's data and helpers ------------------------------------------------------
@@ -164,12 +176,9 @@ def test_check_close_handles_tensors_that_require_grad(check_close, capsys):
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
     namespace = {}
-    hidden.test_make_windows(ref.make_windows, check_close)
-    hidden.test_embed(ref.embed, check_close, namespace)
-    hidden.test_window_lm_forward(ref.window_lm_forward, check_close, namespace)
-    hidden.test_perplexity(ref.perplexity, check_close, namespace)
-    hidden.test_train(ref.train, check_close, namespace)
-    assert capsys.readouterr().out.count("ok:") == 2 * 4 + 3 * len(hidden.SEEDS) + 2
+    for part in ("make_windows", "embed", "window_lm_forward", "perplexity", "train"):
+        check_part(A, part, getattr(ref, part), namespace, check_close=check_close)
+    assert capsys.readouterr().out.count("ok:") == 2 * 4 + 3 * len(probes.SEEDS) + 2
     assert namespace["window_lm_forward"] is ref.window_lm_forward
 
 
@@ -191,7 +200,7 @@ def _windows_variant(fn_contexts, fn_targets):
 ])
 def test_hidden_make_windows_names_each_mistake(check_close, student, says):
     with pytest.raises(AssertionError, match=says):
-        hidden.test_make_windows(student, check_close)
+        check_part(A, "make_windows", student, check_close=check_close)
 
 
 def _embed_mistake(name):
@@ -201,23 +210,23 @@ def _embed_mistake(name):
 @pytest.mark.parametrize("name", sorted(hidden.embed_mistakes(torch.zeros(2, 3, dtype=torch.long), torch.eye(4))))
 def test_hidden_embed_names_each_mistake(check_close, name):
     with pytest.raises(AssertionError, match="your result matches " + re.escape(name[:25])):
-        hidden.test_embed(_embed_mistake(name), check_close, {})
+        check_part(A, "embed", _embed_mistake(name), check_close=check_close)
 
 
 def test_hidden_embed_wants_a_differentiable_lookup(check_close):
     detached = lambda contexts, E: torch.from_numpy(E.detach().numpy()[contexts.numpy()].reshape(len(contexts), -1))  # noqa: E731
     with pytest.raises(AssertionError, match="not connected to E"):
-        hidden.test_embed(detached, check_close, {})
+        check_part(A, "embed", detached, check_close=check_close)
     one_hot = lambda contexts, E: (F.one_hot(contexts, E.shape[0]).to(E.dtype) @ E).flatten(1)  # noqa: E731
-    hidden.test_embed(one_hot, check_close, {})  # the one-hot product is a right answer
+    check_part(A, "embed", one_hot, check_close=check_close)  # the one-hot product is a right answer
 
 
-@pytest.mark.parametrize("name", sorted(hidden.forward_mistakes(*hidden.random_params(0)[::-1])))
+@pytest.mark.parametrize("name", sorted(hidden.forward_mistakes(*probes.random_params(0)[::-1])))
 def test_hidden_forward_names_each_mistake(check_close, name):
     def student(contexts, params):
         return hidden.forward_mistakes(contexts, params)[name]
     with pytest.raises(AssertionError, match="your result matches " + re.escape(name[:25])):
-        hidden.test_window_lm_forward(student, check_close, {})
+        check_part(A, "window_lm_forward", student, check_close=check_close)
 
 
 @pytest.mark.parametrize("name", sorted(hidden.perplexity_mistakes(torch.zeros(2, 3), torch.tensor([0, 1]))))
@@ -225,13 +234,13 @@ def test_hidden_perplexity_names_each_mistake(check_close, name):
     def student(logits, targets):
         return hidden.perplexity_mistakes(logits, targets)[name]
     with pytest.raises(AssertionError, match="your result matches " + re.escape(name[:20])):
-        hidden.test_perplexity(student, check_close, {})
+        check_part(A, "perplexity", student, check_close=check_close)
 
 
 def test_every_known_mistake_changes_the_output():
     """A 'mistake' equal to the right answer would make its diagnosis meaningless."""
-    for seed in hidden.SEEDS:
-        params, contexts = hidden.random_params(seed)
+    for seed in probes.SEEDS:
+        params, contexts = probes.random_params(seed)
         with torch.no_grad():
             right = ref.window_lm_forward(contexts, params)
             for name, wrong in hidden.forward_mistakes(contexts, params).items():
@@ -249,7 +258,7 @@ def test_hidden_train_names_each_mistake(check_close, mistake):
     def student(params, contexts, targets, steps, lr):
         return hidden._train_variant(params, contexts, targets, steps, lr, **kw)
     with pytest.raises(AssertionError, match="your loss curve matches " + re.escape(mistake[:25])):
-        hidden.test_train(student, check_close, {})
+        check_part(A, "train", student, check_close=check_close)
 
 
 @pytest.mark.parametrize("student,says", [
@@ -259,10 +268,31 @@ def test_hidden_train_names_each_mistake(check_close, mistake):
     (lambda params, c, t, steps, lr: [x * len(t) for x in ref.train(params, c, t, steps, lr)], "summed loss"),
     (lambda params, c, t, steps, lr: ref.train(params, c, t, steps + 1, lr)[1:], "losses\\[0\\]"),
     (lambda params, c, t, steps, lr: ref.train(params, c, t, 5, lr) + [0.0] * (steps - 5), "held-out perplexity"),
+    (lambda params, c, t, steps, lr: ref.train({k: v.detach().clone().requires_grad_() for k, v in params.items()},
+                                               c, t, steps, lr), "did not change"),
+    (lambda params, c, t, steps, lr: (ref.train(params, c, t, steps, lr), params.pop("b2"))[0],
+     "must still hold the tensors"),
+    (lambda params, c, t, steps, lr: (x for x in [1.0] * steps), "did not change"),
 ])
 def test_hidden_train_catches_other_mistakes(check_close, student, says):
     with pytest.raises(AssertionError, match=says):
-        hidden.test_train(student, check_close, {})
+        check_part(A, "train", student, check_close=check_close)
+
+
+def test_a_train_that_yields_its_losses_is_read_like_a_list(check_close):
+    """As before the split: a generator of losses is consumed (training as it goes) before params are looked at."""
+    def student(params, contexts, targets, steps, lr):
+        yield from ref.train(params, contexts, targets, steps, lr)
+    check_part(A, "train", student, check_close=check_close)
+
+
+@pytest.mark.parametrize("part,got", [
+    ("make_windows", []), ("embed", [{"embedding": None}] * 3), ("window_lm_forward", [None]),
+    ("perplexity", None), ("train", {"losses": [1.0]}),
+])
+def test_judges_refuse_results_the_probe_cannot_have_sent(check_close, part, got):
+    with pytest.raises(AssertionError, match="did not receive"):
+        getattr(hidden, f"judge_{part}")(got, check_close)
 
 
 def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
@@ -274,7 +304,7 @@ def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
         e = namespace["embed"](contexts, params["E"])
         return torch.tanh(e @ params["W"].T + params["b1"]) @ params["U"].T + params["b2"]
 
-    hidden.test_window_lm_forward(student_forward, check_close, namespace)
+    check_part(A, "window_lm_forward", student_forward, namespace, check_close=check_close)
     assert namespace["embed"] is ref.embed
-    hidden.test_train(ref.train, check_close, namespace)
+    check_part(A, "train", ref.train, namespace, check_close=check_close)
     assert namespace["perplexity"] is ref.perplexity and namespace["make_windows"] is ref.make_windows

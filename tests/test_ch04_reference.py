@@ -4,11 +4,14 @@ import pytest
 import torch
 
 from grader.hidden_tests import ch04_recurrent_networks as hidden
-from grader.hidden_tests import diagnose, use_reference_parts
+from grader.hidden_tests import check_part, diagnose, use_reference_parts
+from grader.probes import ch04_recurrent_networks as probes
 from grader.reference import ch04_recurrent_networks as ref
 from submission_bank import setup_namespace
 
 from grader.course import SOLUTIONS
+
+A = "ch04_recurrent_networks"
 
 
 def torch_rnn(W_xh, W_hh, b_h):
@@ -24,7 +27,7 @@ def torch_rnn(W_xh, W_hh, b_h):
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("with_h0", [True, False])
 def test_rnn_forward_matches_torch(seed, with_h0):
-    c = hidden.random_case(seed)
+    c = probes.random_case(seed)
     h0 = c["h0"] if with_h0 else None
     out, h_T = torch_rnn(c["W_xh"], c["W_hh"], c["b_h"])(
         torch.from_numpy(c["X"]), None if h0 is None else torch.from_numpy(h0)[None])
@@ -34,13 +37,13 @@ def test_rnn_forward_matches_torch(seed, with_h0):
 
 
 def test_rnn_step_is_one_step_of_forward():
-    c = hidden.random_case(7)
+    c = probes.random_case(7)
     np.testing.assert_allclose(ref.rnn_step(c["X"][:, 0], c["h0"], c["W_xh"], c["W_hh"], c["b_h"]),
                                ref.rnn_forward(c["X"][:, :1], c["h0"], c["W_xh"], c["W_hh"], c["b_h"])[:, 0])
 
 
 def test_many_to_one_logits_match_torch_rnn_and_linear():
-    c = hidden.random_case(3)
+    c = probes.random_case(3)
     rnn = torch_rnn(c["W_xh"], c["W_hh"], c["b_h"])
     linear = torch.nn.Linear(*c["W_hy"].shape[::-1]).double()
     with torch.no_grad():
@@ -82,23 +85,20 @@ def check_close():
 
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
-    namespace = {}
-    hidden.test_rnn_step(ref.rnn_step, check_close)
-    hidden.test_rnn_forward(ref.rnn_forward, check_close, namespace)
-    hidden.test_many_to_one_logits(ref.many_to_one_logits, check_close, namespace)
-    hidden.test_cross_entropy(ref.cross_entropy, check_close)
-    assert capsys.readouterr().out.count("ok:") >= 4 * len(hidden.SEEDS)
+    for part in ("rnn_step", "rnn_forward", "many_to_one_logits", "cross_entropy"):
+        check_part(A, part, getattr(ref, part), check_close=check_close)
+    assert capsys.readouterr().out.count("ok:") >= 4 * len(probes.SEEDS)
 
 
 @pytest.mark.parametrize("mistake", sorted(hidden.STEP_MISTAKES))
 def test_hidden_step_test_names_each_mistake(check_close, mistake):
     with pytest.raises(AssertionError, match="your result matches " + mistake.split(" (")[0][:20]):
-        hidden.test_rnn_step(hidden.STEP_MISTAKES[mistake], check_close)
+        check_part(A, "rnn_step", hidden.STEP_MISTAKES[mistake], check_close=check_close)
 
 
 def test_every_known_mistake_changes_the_output():
     """A 'mistake' equal to the right answer would make its diagnosis meaningless."""
-    c = hidden.random_case(hidden.SEEDS[0])
+    c = probes.random_case(probes.SEEDS[0])
     args = (c["X"], c["h0"], c["W_xh"], c["W_hh"], c["b_h"])
     right = ref.rnn_forward(*args)
     for name, wrong in hidden.forward_mistakes(*args).items():
@@ -121,7 +121,15 @@ def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
             states.append(h)
         return np.stack(states, axis=1)
 
-    hidden.test_rnn_forward(student_forward, check_close, namespace)
+    check_part(A, "rnn_forward", student_forward, namespace, check_close=check_close)
     assert namespace["rnn_step"] is ref.rnn_step
     use_reference_parts(namespace, rnn_step=None)
     assert namespace["rnn_step"] is None
+
+
+@pytest.mark.parametrize("part", ["rnn_step", "rnn_forward", "many_to_one_logits", "cross_entropy"])
+@pytest.mark.parametrize("forged", [[], None, {}, "ok", [0.0]])
+def test_judges_refuse_a_forged_report(check_close, part, forged):
+    """A kernel that replaced the probe can send anything: a short or odd report must fail, not pass."""
+    with pytest.raises(AssertionError, match="did not receive"):
+        getattr(hidden, f"judge_{part}")(forged, check_close)

@@ -8,6 +8,8 @@ import torch
 
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch05_training_rnn_language_models as hidden
+from grader.hidden_tests import check_part
+from grader.probes import ch05_training_rnn_language_models as probes
 from grader.reference import ch05_training_rnn_language_models as ref
 from submission_bank import setup_namespace
 
@@ -66,7 +68,7 @@ def test_train_step_is_sgd_on_the_globally_clipped_gradient():
 def test_sample_follows_softmax_of_logits_over_temperature():
     c = np.array([1.0, 0.0, -1.0, 2.0])
     for T in (0.3, 1.0, 3.0):
-        out = ref.sample(hidden.FixedModel(c, 0.0), [0], 20000, T, torch.Generator().manual_seed(0))
+        out = ref.sample(probes.FixedModel(c, 0.0), [0], 20000, T, torch.Generator().manual_seed(0))
         freq = np.bincount(out, minlength=4) / len(out)
         p = torch.softmax(torch.tensor(c) / T, -1).numpy()
         chi2 = (len(out) * (freq - p) ** 2 / p).sum()
@@ -74,7 +76,7 @@ def test_sample_follows_softmax_of_logits_over_temperature():
 
 
 def test_sampled_ids_are_fed_back():
-    out = ref.sample(hidden.FixedModel(np.zeros(5), 50.0), [2], 10, 1.0, torch.Generator().manual_seed(0))
+    out = ref.sample(probes.FixedModel(np.zeros(5), 50.0), [2], 10, 1.0, torch.Generator().manual_seed(0))
     assert out == [(3 + i) % 5 for i in range(10)]
 
 
@@ -85,10 +87,14 @@ def test_rnn_output_shapes_match_torch():
 
 
 def test_notebook_model_is_the_reference_model(setup):
+    """The notebook's given CharRNN is the one the probes and the reference use: same weights, same outputs."""
     torch.manual_seed(3)
     a = setup["CharRNN"](7, 3, 5, 2)
     torch.manual_seed(3)
     b = ref.CharRNN(7, 3, 5, 2)
+    for p, q in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert p[0] == q[0]
+        torch.testing.assert_close(p[1], q[1])
     ids = torch.randint(0, 7, (2, 4))
     torch.testing.assert_close(a(ids)[0], b(ids)[0])
 
@@ -97,11 +103,8 @@ def test_notebook_model_is_the_reference_model(setup):
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
     namespace = {}
-    hidden.test_make_batches(ref.make_batches, check_close)
-    hidden.test_sequence_cross_entropy(ref.sequence_cross_entropy, check_close)
-    hidden.test_train_step(ref.train_step, check_close, namespace)
-    hidden.test_sample(ref.sample, check_close)
-    hidden.test_rnn_output_shapes(ref.rnn_output_shapes, check_close)
+    for part in ("make_batches", "sequence_cross_entropy", "train_step", "sample", "rnn_output_shapes"):
+        check_part(A, part, getattr(ref, part), namespace, check_close=check_close)
     assert namespace["sequence_cross_entropy"] is ref.sequence_cross_entropy
     assert capsys.readouterr().out.count("ok:") >= 30
 
@@ -128,7 +131,7 @@ def _wrong_step(kind):
                                        ("sum", "summed over tokens")])
 def test_hidden_train_step_names_each_mistake(check_close, kind, name):
     with pytest.raises(AssertionError, match=name):
-        hidden.test_train_step(_wrong_step(kind), check_close, {})
+        check_part(A, "train_step", _wrong_step(kind), check_close=check_close)
 
 
 def _sampler(transform):
@@ -150,7 +153,7 @@ def _sampler(transform):
 ])
 def test_hidden_sample_names_each_mistake(check_close, transform, name):
     with pytest.raises(AssertionError, match=name):
-        hidden.test_sample(_sampler(transform), check_close)
+        check_part(A, "sample", _sampler(transform), check_close=check_close)
 
 
 def test_hidden_sample_catches_a_sampler_that_ignores_its_own_output(check_close):
@@ -159,7 +162,7 @@ def test_hidden_sample_catches_a_sampler_that_ignores_its_own_output(check_close
         p = torch.softmax(logits[0, -1] / temperature, -1)
         return torch.multinomial(p, n, replacement=True, generator=generator).tolist()
     with pytest.raises(AssertionError, match="feed each sampled id back"):
-        hidden.test_sample(stuck, check_close)
+        check_part(A, "sample", stuck, check_close=check_close)
 
 
 @pytest.mark.parametrize("mistake", sorted(hidden.batch_mistakes(torch.arange(20), 4)))
@@ -167,7 +170,7 @@ def test_hidden_make_batches_names_each_mistake(check_close, mistake):
     def wrong(ids, seq_len):
         return hidden.batch_mistakes(ids, seq_len)[mistake]
     with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:20])):
-        hidden.test_make_batches(wrong, check_close)
+        check_part(A, "make_batches", wrong, check_close=check_close)
 
 
 @pytest.mark.parametrize("factor,name", [(lambda B, T: B * T, "sum over tokens"), (lambda B, T: -1, "minus sign")])
@@ -176,7 +179,7 @@ def test_hidden_cross_entropy_names_each_mistake(check_close, factor, name):
         loss, _ = ref.sequence_cross_entropy(logits, targets)
         return loss * factor(*targets.shape), torch.exp(loss)
     with pytest.raises(AssertionError, match=name):
-        hidden.test_sequence_cross_entropy(wrong, check_close)
+        check_part(A, "sequence_cross_entropy", wrong, check_close=check_close)
 
 
 @pytest.mark.parametrize("out,h,name", [("(B, T, H)", "(L * k, B, H)", "2H"),
@@ -187,4 +190,45 @@ def test_hidden_shapes_names_each_mistake(check_close, out, h, name):
         k = 2 if bi else 1
         return {"output": eval(out), "h_n": eval(h)}
     with pytest.raises(AssertionError, match=name):
-        hidden.test_rnn_output_shapes(wrong, check_close)
+        check_part(A, "rnn_output_shapes", wrong, check_close=check_close)
+
+
+def test_train_step_is_graded_on_the_reference_loss(check_close):
+    """A wrong sequence_cross_entropy costs points in its own part only: train_step gets the reference one."""
+    namespace = {"sequence_cross_entropy": lambda logits, targets: (logits.sum(), logits.sum())}
+
+    def student_step(model, optimizer, inputs, targets, max_norm):
+        optimizer.zero_grad()
+        loss, _ = namespace["sequence_cross_entropy"](model(inputs)[0], targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        return loss.item()
+
+    check_part(A, "train_step", student_step, namespace, check_close=check_close)
+    assert namespace["sequence_cross_entropy"] is ref.sequence_cross_entropy
+
+
+def test_sample_may_return_a_generator_or_a_tensor(check_close):
+    check_part(A, "sample", lambda *args: (i for i in ref.sample(*args)), check_close=check_close)
+    check_part(A, "sample", lambda *args: torch.tensor(ref.sample(*args)), check_close=check_close)
+
+
+def test_sample_that_returns_no_ids_gets_a_clear_message(check_close):
+    with pytest.raises(AssertionError, match="expected a list of 3000 ints"):
+        check_part(A, "sample", lambda *args: None, check_close=check_close)
+
+
+@pytest.mark.parametrize("part", ["make_batches", "sequence_cross_entropy", "train_step", "sample",
+                                  "rnn_output_shapes"])
+@pytest.mark.parametrize("forged", [[], {"frequencies": [], "feedback": [], "repeat": []}])
+def test_a_truncated_report_fails(check_close, part, forged):
+    """A report with fewer results than the probe makes must not skip checks."""
+    with pytest.raises((AssertionError, TypeError), match="did not receive|list indices"):
+        getattr(hidden, f"judge_{part}")(forged, check_close)
+
+
+def test_probe_module_holds_no_reference():
+    import inspect
+    source = inspect.getsource(probes)
+    assert "grader.reference" not in source and "hidden_tests" not in source and "verdicts" not in source

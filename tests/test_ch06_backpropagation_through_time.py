@@ -7,6 +7,8 @@ import torch
 
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch06_backpropagation_through_time as hidden
+from grader.hidden_tests import check_part
+from grader.probes import ch06_backpropagation_through_time as probes
 from grader.reference import ch06_backpropagation_through_time as ref
 from submission_bank import setup_namespace
 
@@ -30,7 +32,7 @@ def torch_grads(X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y, k=None):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_forward_loss_matches_torch_rnn(seed):
-    c = hidden.random_case(seed)
+    c = probes.random_case(seed)
     rnn = torch.nn.RNN(c["W_xh"].shape[1], c["W_xh"].shape[0], batch_first=True).double()
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.from_numpy(c["W_xh"]))
@@ -40,23 +42,23 @@ def test_forward_loss_matches_torch_rnn(seed):
         out = rnn(torch.from_numpy(c["X"]), torch.from_numpy(c["h0"])[None])[0]
         logits = out @ torch.from_numpy(c["W_hy"]).T + torch.from_numpy(c["b_y"])
         expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(c["Y"]).flatten()).item()
-    loss, cache = ref.rnn_forward(*hidden.args_of(c))
+    loss, cache = ref.rnn_forward(*probes.args_of(c))
     np.testing.assert_allclose(loss, expected, rtol=1e-12)
     np.testing.assert_allclose(cache["H"], out.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_rnn_backward_matches_autograd(seed):
-    c = hidden.random_case(seed)
-    g = ref.rnn_backward(ref.rnn_forward(*hidden.args_of(c))[1])
-    expected = torch_grads(*hidden.args_of(c))
+    c = probes.random_case(seed)
+    g = ref.rnn_backward(ref.rnn_forward(*probes.args_of(c))[1])
+    expected = torch_grads(*probes.args_of(c))
     for n in ref.GRAD_NAMES:
         np.testing.assert_allclose(g[n], expected[n], rtol=1e-9, atol=1e-12, err_msg=n)
 
 
 def test_rnn_backward_matches_finite_differences_everywhere():
-    c = hidden.random_case(11)
-    args = list(hidden.args_of(c))
+    c = probes.random_case(11)
+    args = list(probes.args_of(c))
     g = ref.rnn_backward(ref.rnn_forward(*args)[1])
     where = {"dW_xh": 3, "dW_hh": 4, "db_h": 5, "dW_hy": 6, "db_y": 7, "dh0": 2}
     for n, i in where.items():
@@ -71,9 +73,9 @@ def test_rnn_backward_matches_finite_differences_everywhere():
 
 
 def test_jacobians_match_autograd():
-    c = hidden.random_case(5)
+    c = probes.random_case(5)
     X, W_xh, W_hh, b_h = c["X"][0], c["W_xh"], c["W_hh"], c["b_h"]
-    H = ref.rnn_forward(*hidden.args_of(c))[1]["H"][0]
+    H = ref.rnn_forward(*probes.args_of(c))[1]["H"][0]
     T = len(H)
     for k in range(T):
         for t in range(k, T):
@@ -88,16 +90,16 @@ def test_jacobians_match_autograd():
 
 @pytest.mark.parametrize("k", [1, 2, 3, 100])
 def test_truncated_grads_match_torch_with_detach(k):
-    c = hidden.random_case(7)
-    expected = torch_grads(*hidden.args_of(c), k=k)
-    got = ref.truncated_bptt_grads(*hidden.args_of(c), k)
+    c = probes.random_case(7)
+    expected = torch_grads(*probes.args_of(c), k=k)
+    got = ref.truncated_bptt_grads(*probes.args_of(c), k)
     for n in ref.GRAD_NAMES[:-1]:
         np.testing.assert_allclose(got[n], expected[n], rtol=1e-9, atol=1e-12, err_msg=n)
 
 
 def test_truncation_leaves_output_gradients_alone():
     """Cutting the recurrent path changes dW_xh, dW_hh, db_h but never dW_hy, db_y."""
-    args = hidden.args_of(hidden.random_case(9))
+    args = probes.args_of(probes.random_case(9))
     full = ref.rnn_backward(ref.rnn_forward(*args)[1])
     cut = ref.truncated_bptt_grads(*args, 1)
     np.testing.assert_allclose(cut["dW_hy"], full["dW_hy"])
@@ -127,7 +129,7 @@ def check_close():
 
 def test_setup_forward_is_the_reference():
     ns = setup_namespace(SOLUTIONS, A)
-    args = hidden.args_of(hidden.random_case(3))
+    args = probes.args_of(probes.random_case(3))
     loss, cache = ns["rnn_forward"](*args)
     ref_loss, ref_cache = ref.rnn_forward(*args)
     assert loss == ref_loss and set(cache) == set(ref_cache)
@@ -137,14 +139,53 @@ def test_setup_forward_is_the_reference():
         np.testing.assert_allclose(got[n], ref.rnn_backward(ref_cache)[n], atol=1e-12)
 
 
+def test_probe_forward_is_the_reference_forward():
+    """The probe builds rnn_backward's cache itself: it must be exactly the reference forward's cache."""
+    for seed in probes.SEEDS:
+        cache = probes.forward_cache(seed)
+        ref_cache = ref.rnn_forward(*probes.args_of(probes.random_case(seed)))[1]
+        assert set(cache) == set(ref_cache)
+        for name in cache:
+            np.testing.assert_array_equal(cache[name], ref_cache[name], err_msg=name)
+
+
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
     ns = {}
-    hidden.test_rnn_backward(ref.rnn_backward, check_close)
-    hidden.test_step_jacobian(ref.step_jacobian, check_close)
-    hidden.test_jacobian_product(ref.jacobian_product, check_close, ns)
-    hidden.test_truncated_bptt_grads(ref.truncated_bptt_grads, check_close, ns)
+    check_part(A, "rnn_backward", ref.rnn_backward, check_close=check_close)
+    check_part(A, "step_jacobian", ref.step_jacobian, check_close=check_close)
+    check_part(A, "jacobian_product", ref.jacobian_product, ns, check_close=check_close)
+    check_part(A, "truncated_bptt_grads", ref.truncated_bptt_grads, ns, check_close=check_close)
     assert ns["rnn_backward"] is ref.rnn_backward and ns["step_jacobian"] is ref.step_jacobian
-    assert "ok:" in capsys.readouterr().out
+    assert ns["rnn_forward"] is ref.rnn_forward
+    out = capsys.readouterr().out
+    n = len(probes.SEEDS)
+    assert out.count("ok:") == n * (6 + 1 + 4 + 2 * 5), out
+
+
+def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
+    """A wrong rnn_backward (or step_jacobian) must not cost points again in the parts that call it."""
+    ns = {"rnn_forward": ref.rnn_forward, "step_jacobian": hidden.STEP_MISTAKES[sorted(hidden.STEP_MISTAKES)[0]],
+          "rnn_backward": lambda cache: hidden._backward_variant(cache, summed=True)}
+
+    def student_product(H, W_hh, k, t):  # calls whatever step_jacobian is in its namespace
+        J = np.eye(W_hh.shape[0])
+        for m in range(k + 1, t + 1):
+            J = ns["step_jacobian"](H[m], W_hh) @ J
+        return J
+
+    def student_truncated(X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y, k):
+        T, total, h = X.shape[1], {n: 0.0 for n in ref.GRAD_NAMES[:-1]}, h0
+        for s in range(0, T, k):
+            _, cache = ns["rnn_forward"](X[:, s:s + k], Y[:, s:s + k], h, W_xh, W_hh, b_h, W_hy, b_y)
+            g = ns["rnn_backward"](cache)
+            for n in total:
+                total[n] = total[n] + g[n] * X[:, s:s + k].shape[1] / T
+            h = cache["H"][:, -1]
+        return total
+
+    check_part(A, "jacobian_product", student_product, ns, check_close=check_close)
+    check_part(A, "truncated_bptt_grads", student_truncated, ns, check_close=check_close)
+    assert ns["step_jacobian"] is ref.step_jacobian and ns["rnn_backward"] is ref.rnn_backward
 
 
 @pytest.mark.parametrize("flag", ["next_term", "preact_slope", "transposed", "summed"])
@@ -152,19 +193,54 @@ def test_hidden_backward_test_names_each_mistake(check_close, flag):
     value = flag != "next_term"  # next_term=False switches that mistake on
     wrong = lambda cache: hidden._backward_variant(cache, **{flag: value})
     with pytest.raises(AssertionError, match="your result matches"):
-        hidden.test_rnn_backward(wrong, check_close)
+        check_part(A, "rnn_backward", wrong, check_close=check_close)
 
 
 @pytest.mark.parametrize("mistake", sorted(hidden.STEP_MISTAKES))
 def test_hidden_step_test_names_each_mistake(check_close, mistake):
     with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:15])):
-        hidden.test_step_jacobian(hidden.STEP_MISTAKES[mistake], check_close)
+        check_part(A, "step_jacobian", hidden.STEP_MISTAKES[mistake], check_close=check_close)
+
+
+@pytest.mark.parametrize("returned, says", [((1, 2), "must return a dict with keys"),
+                                            ({}, "has no key 'dW_xh'"),
+                                            ((g for g in ()), "got an object of type builtins.generator")])
+def test_hidden_backward_test_says_what_to_return(check_close, returned, says):
+    with pytest.raises(AssertionError, match=re.escape(says)):
+        check_part(A, "rnn_backward", lambda cache: returned, check_close=check_close)
+
+
+def test_judges_reject_reports_with_too_few_results(check_close):
+    """A forged report with fewer results than cases must fail, not pass on the cases it left out."""
+    for part in ("rnn_backward", "step_jacobian", "jacobian_product", "truncated_bptt_grads"):
+        with pytest.raises(AssertionError, match="one result per test case"):
+            getattr(hidden, f"judge_{part}")([], check_close)
+    with pytest.raises(AssertionError, match="one result per test case"):
+        hidden.judge_truncated_bptt_grads([[]] * len(probes.SEEDS), check_close)
+
+
+def test_probes_call_on_copies():
+    """A function that writes into its inputs cannot change what the next call receives."""
+    def vandal(cache):
+        for v in cache.values():
+            v[...] = 0
+        return {}
+    probes.probe_rnn_backward(vandal)
+    assert np.abs(probes.forward_cache(probes.SEEDS[0])["H"]).sum() > 0
+    seen = []
+
+    def product_vandal(H, W_hh, k, t):
+        seen.append(H.sum())
+        H[...] = 0
+        return np.eye(len(W_hh))
+    probes.probe_jacobian_product(product_vandal)
+    assert all(s != 0 for s in seen)
 
 
 def test_every_known_mistake_changes_the_output():
-    for seed in hidden.SEEDS:
-        c = hidden.random_case(seed)
-        args = hidden.args_of(c)
+    for seed in probes.SEEDS:
+        c = probes.random_case(seed)
+        args = probes.args_of(c)
         cache = ref.rnn_forward(*args)[1]
         right = ref.rnn_backward(cache)
         for name, wrong in hidden.backward_mistakes(cache).items():

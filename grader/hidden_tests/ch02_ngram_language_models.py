@@ -1,46 +1,49 @@
 """Hidden tests for the chapter 2 exercise (count_ngrams, add_delta_probs, perplexity,
 continuation_probs, kneser_ney_probs, generate)."""
-import copy
-import itertools
 from collections import Counter
 
 import numpy as np
 
-from grader.hidden_tests import diagnose, use_reference_parts
+from grader.hidden_tests import diagnose
+from grader.probes.ch02_ngram_language_models import (
+    DISCOUNTS, GENERATE_CASES, MAX_LEN, N_REPRODUCED, N_SENTENCES, ORDERS, SEEDS, add_delta_cases, continuation_case,
+    kneser_ney_case, never_ending_model, perplexity_case, random_sentences, sampling_model)
 from grader.reference import ch02_ngram_language_models as ref
+from grader.verdicts import Unsupported
 
 BOS, EOS = ref.BOS, ref.EOS
-SEEDS = (201, 202, 203)
-ORDERS = {201: 2, 202: 3, 203: 4}  # one order per seed; order 1 is tested on its own below
-WORDS = ("the", "cat", "sat", "on", "a", "mat", "dog", "ran")
-UNSEEN_WORD = "zebra"  # in the vocabulary, never in a training sentence
 
 
-def random_sentences(seed, n_sentences=None, words=None):
-    """Seeded sentences of multi-letter word tokens (one of them empty) and their vocabulary."""
-    rng = np.random.default_rng(seed)
-    words = words or sorted(str(w) for w in rng.choice(WORDS, size=int(rng.integers(3, 6)), replace=False))
-    n_sentences = n_sentences or int(rng.integers(5, 9))
-    sentences = [[str(w) for w in rng.choice(words, size=int(rng.integers(1, 7)))] for _ in range(n_sentences)]
-    sentences[int(rng.integers(0, n_sentences))] = []  # an empty sentence is still one EOS to predict
-    vocab = words + [UNSEEN_WORD, EOS]
-    return sentences, vocab
+class Returned:
+    """What the student's function returned, call by call in the probe's order (``Calls.report``). At the call
+    that raised, ``next`` fails as that call did: an AssertionError (from the student or from a test model) with
+    its own message, any other error as "<what>: your function raised <error>"."""
+
+    def __init__(self, got, count, part, extra=()):
+        raised = got.get("raised") if type(got) is dict else None
+        fields = {"results", "raised", *extra}
+        well_formed = type(got) is dict and set(got) == fields and type(got["results"]) is list and (
+            raised is None or type(raised) is dict and set(raised) == {"type", "message", "where"}
+            and all(type(v) is str for v in raised.values()))
+        n = len(got["results"]) if well_formed else 0
+        if not well_formed or (n != count if raised is None else n >= count):
+            raise AssertionError(f"{part}: the grader did not receive the results of the {count} calls it made "
+                                 f"(got {_kind(got)}).")
+        self.got, self.results, self.raised, self.i = got, got["results"], raised, 0
+
+    def next(self, what):
+        if self.i < len(self.results):
+            self.i += 1
+            return self.results[self.i - 1]
+        err = self.raised
+        if err["type"] == "AssertionError":
+            raise AssertionError(err["message"])
+        raise AssertionError(f"{what}: your function raised {err['type']}: {err['message']}{err['where']}")
 
 
-def _copy(x):
-    """Fresh copies of data (so a function that changes its inputs cannot spoil the expected answer);
-    models and random generators are passed as they are."""
-    return copy.deepcopy(x) if isinstance(x, (list, tuple, dict, np.ndarray)) else x
-
-
-def _call(what, function, *args, **kwargs):
-    """Call a student's function on copies; an exception becomes a failure that says where it came from."""
-    try:
-        return function(*[_copy(a) for a in args], **kwargs)
-    except (NotImplementedError, AssertionError):
-        raise
-    except Exception as err:  # noqa: BLE001 - any crash of student code is reported, not re-raised
-        raise AssertionError(f"{what}: your function raised {type(err).__name__}: {err}") from None
+def _kind(x):
+    """What a result is, in words ('a list', 'an object of type builtins.generator', ...)."""
+    return x.what if isinstance(x, Unsupported) else f"a {type(x).__name__}"
 
 
 # ---------------------------------------------------------------- Part A: count_ngrams
@@ -95,15 +98,16 @@ def _count_hint(got, sentences, n):
     return ""
 
 
-def test_count_ngrams(count_ngrams, check_counts):
+def judge_count_ngrams(got, check_counts):
     cases = [(seed, ORDERS[seed]) for seed in SEEDS] + [(SEEDS[0], 1)]
+    returned = Returned(got, len(cases), "count_ngrams")
     for seed, n in cases:
         sentences, _ = random_sentences(seed)
-        got = _call(f"count_ngrams(sentences, n={n})", count_ngrams, sentences, n)
-        hint = _count_hint(got, sentences, n) or (
+        out = returned.next(f"count_ngrams(sentences, n={n})")
+        hint = _count_hint(out, sentences, n) or (
             f"pad each sentence with {n - 1} <s> and one </s>, then count each token after the padding "
             "under the tuple of the n-1 tokens before it.")
-        check_counts(f"count_ngrams with n={n} on {len(sentences)} random sentences", got,
+        check_counts(f"count_ngrams with n={n} on {len(sentences)} random sentences", out,
                      ref.count_ngrams(sentences, n), hint)
 
 
@@ -128,59 +132,32 @@ def add_delta_mistakes(counts, context, vocab, delta):
         }
 
 
-def _unseen_context(counts, vocab, n):
-    for w in vocab[:-1]:
-        h = (w,) * (n - 1)
-        if h not in counts:
-            return h
-    return (UNSEEN_WORD,) * (n - 1)
+def _sum_is_one(check_close, what, got, expected, hint):
+    """Check the sum over the vocabulary first, when the result has the right shape."""
+    try:
+        arr = np.asarray(got, dtype=float) if isinstance(got, (np.ndarray, list, tuple)) else None
+    except (TypeError, ValueError):
+        arr = None
+    if arr is not None and arr.shape == expected.shape:
+        check_close(f"the sum over the vocabulary of {what}", arr.sum(), 1.0, (), hint)
 
 
-def test_add_delta_probs(add_delta_probs, check_close, namespace):
-    use_reference_parts(namespace, count_ngrams=ref.count_ngrams)
+def judge_add_delta_probs(got, check_close):
+    returned = Returned(got, sum(len(add_delta_cases(seed)[2]) for seed in SEEDS), "add_delta_probs")
     for seed in SEEDS:
-        n = ORDERS[seed]
-        sentences, vocab = random_sentences(seed)
-        counts = ref.count_ngrams(sentences, n)
-        seen = sorted(counts, key=lambda h: -sum(counts[h].values()))[:2]
-        cases = [(h, d) for h in seen for d in (1.0, 0.1)] + [(seen[0], 0.0)]
-        cases += [(_unseen_context(counts, vocab, n), d) for d in (1.0, 0.3)]
+        counts, vocab, cases = add_delta_cases(seed)
         for h, delta in cases:
             kind = "seen" if h in counts else "unseen"
             what = f"add_delta_probs for the {kind} context {h} with delta={delta:g} (V={len(vocab)})"
-            got = _call(what, add_delta_probs, counts, h, vocab, delta)
+            out = returned.next(what)
             expected = ref.add_delta_probs(counts, h, vocab, delta)
-            hint = diagnose(got, add_delta_mistakes(counts, h, vocab, delta)) or \
+            hint = diagnose(out, add_delta_mistakes(counts, h, vocab, delta)) or \
                 "P(w | h) = (c(h, w) + delta) / (c(h) + V * delta), with c(h) the sum of the counts after h."
-            arr = np.asarray(got, dtype=float) if isinstance(got, (np.ndarray, list, tuple)) else None
-            if arr is not None and arr.shape == expected.shape:
-                check_close(f"the sum over the vocabulary of {what}", arr.sum(), 1.0, (), hint)
-            check_close(what, got, expected, ("token",), hint, names=vocab)
+            _sum_is_one(check_close, what, out, expected, hint)
+            check_close(what, out, expected, ("token",), hint, names=vocab)
 
 
 # ---------------------------------------------------------------- Part C: perplexity
-
-class TableModel:
-    """A model given by a table context -> probabilities, that refuses contexts of the wrong form."""
-
-    def __init__(self, table, n, vocab, default=None, who="perplexity", max_calls=None):
-        self.table, self.n, self.vocab, self.default, self.who = table, n, vocab, default, who
-        self.calls, self.max_calls = [], max_calls
-
-    def __call__(self, context):
-        if not isinstance(context, (tuple, list)) or len(context) != self.n - 1 or \
-                any(w not in self.vocab and w != BOS or w == EOS for w in context):
-            raise AssertionError(
-                f"{self.who} called model({context!r}), but an order-{self.n} model takes a tuple of the "
-                f"{self.n - 1} tokens before the predicted one (with <s> padding at the start of a sentence).")
-        context = tuple(context)
-        self.calls.append(context)
-        if self.max_calls is not None and len(self.calls) > self.max_calls:
-            raise AssertionError(f"{self.who} kept calling the model ({len(self.calls)} calls) without finishing the "
-                                 "sentence: stop after max_len tokens.")
-        probs = self.table.get(context, self.default)
-        return np.array(probs, dtype=float)
-
 
 def _perplexity_with(model, vocab, sentences, n, *, log=np.log2, base=2.0, eos=True, per_sentence=False,
                      count_padding=False, pad_start=True, sign=-1):
@@ -213,33 +190,17 @@ def perplexity_mistakes(model, vocab, sentences, n):
     }
 
 
-def _random_table(rng, contexts, V):
-    return {h: rng.dirichlet(np.ones(V)) for h in contexts}
-
-
-def test_perplexity(perplexity, check_close, namespace):
-    use_reference_parts(namespace, count_ngrams=ref.count_ngrams, add_delta_probs=ref.add_delta_probs)
+def judge_perplexity(got, check_close):
+    returned = Returned(got, sum(len(perplexity_case(seed)[3]) for seed in SEEDS), "perplexity")
     for seed in SEEDS:
-        n = ORDERS[seed]
-        sentences, vocab = random_sentences(seed)
-        held_out, _ = random_sentences(seed + 50, words=vocab[:-2])
-        counts = ref.count_ngrams(sentences, n)
-        rng = np.random.default_rng(seed)
-        table = _random_table(rng, sorted(counts), len(vocab))
-        models = {
-            f"an add-delta (delta=0.5) model of order {n}":
-                TableModel({h: ref.add_delta_probs(counts, h, vocab, 0.5) for h in counts}, n, vocab,
-                           default=np.full(len(vocab), 1 / len(vocab))),
-            f"a random model of order {n}":
-                TableModel(table, n, vocab, default=rng.dirichlet(np.ones(len(vocab)))),
-        }
+        n, vocab, held_out, models = perplexity_case(seed)
         for name, model in models.items():
             what = f"perplexity of {name} on {len(held_out)} held-out sentences"
-            got = _call(what, perplexity, model, vocab, held_out, n)
+            out = returned.next(what)
             expected = ref.perplexity(model, vocab, held_out, n)
-            hint = diagnose(got, perplexity_mistakes(model, vocab, held_out, n)) or \
+            hint = diagnose(out, perplexity_mistakes(model, vocab, held_out, n)) or \
                 "2 ** (-(1/N) sum log2 P(w | h)) over every token after the <s> padding, </s> included."
-            check_close(what, got, expected, (), hint)
+            check_close(what, out, expected, (), hint)
 
 
 # ---------------------------------------------------------------- Part D: continuation_probs
@@ -270,17 +231,15 @@ def continuation_mistakes(counts, vocab):
     }
 
 
-def test_continuation_probs(continuation_probs, check_close, namespace):
-    use_reference_parts(namespace, count_ngrams=ref.count_ngrams, add_delta_probs=ref.add_delta_probs,
-                        perplexity=ref.perplexity)
+def judge_continuation_probs(got, check_close):
+    returned = Returned(got, len(SEEDS), "continuation_probs")
     for seed in SEEDS:
-        sentences, vocab = random_sentences(seed, n_sentences=8)
-        counts = ref.count_ngrams(sentences, 2)
-        what = f"continuation_probs on the bigram counts of {len(sentences)} random sentences"
-        got = _call(what, continuation_probs, counts, vocab)
-        hint = diagnose(got, continuation_mistakes(counts, vocab)) or \
+        counts, vocab = continuation_case(seed)
+        what = f"continuation_probs on random bigram counts ({len(counts)} contexts)"
+        out = returned.next(what)
+        hint = diagnose(out, continuation_mistakes(counts, vocab)) or \
             "P_cont(w) = N1+(. w) / N1+(. .): the number of distinct contexts w follows, over the number of distinct bigrams."
-        check_close(what, got, ref.continuation_probs(counts, vocab), ("token",), hint, names=vocab)
+        check_close(what, out, ref.continuation_probs(counts, vocab), ("token",), hint, names=vocab)
 
 
 # ---------------------------------------------------------------- Part E: kneser_ney_probs
@@ -309,45 +268,22 @@ def kneser_ney_mistakes(counts, context, vocab, d, p_cont):
         }
 
 
-def test_kneser_ney_probs(kneser_ney_probs, check_close, namespace):
-    use_reference_parts(namespace, count_ngrams=ref.count_ngrams, add_delta_probs=ref.add_delta_probs,
-                        perplexity=ref.perplexity, continuation_probs=ref.continuation_probs)
-    for seed, d in zip(SEEDS, (0.75, 0.5, 0.9)):
-        sentences, vocab = random_sentences(seed, n_sentences=8)
-        counts = ref.count_ngrams(sentences, 2)
-        p_cont = ref.continuation_probs(counts, vocab)
-        contexts = sorted(counts, key=lambda h: -sum(counts[h].values()))[:3] + [(UNSEEN_WORD,)]
+def judge_kneser_ney_probs(got, check_close):
+    returned = Returned(got, sum(len(kneser_ney_case(seed)[3]) for seed in SEEDS), "kneser_ney_probs")
+    for seed, d in zip(SEEDS, DISCOUNTS):
+        counts, vocab, p_cont, contexts = kneser_ney_case(seed)
         for h in contexts:
             kind = "seen" if h in counts else "unseen"
             what = f"kneser_ney_probs for the {kind} context {h} with d={d:g}"
-            got = _call(what, kneser_ney_probs, counts, h, vocab, d, p_cont)
+            out = returned.next(what)
             expected = ref.kneser_ney_probs(counts, h, vocab, d, p_cont)
-            hint = diagnose(got, kneser_ney_mistakes(counts, h, vocab, d, p_cont)) or \
+            hint = diagnose(out, kneser_ney_mistakes(counts, h, vocab, d, p_cont)) or \
                 "P_KN(w | v) = max(c(v, w) - d, 0) / c(v) + d * N1+(v .) / c(v) * P_cont(w)."
-            arr = np.asarray(got, dtype=float) if isinstance(got, (np.ndarray, list, tuple)) else None
-            if arr is not None and arr.shape == expected.shape:
-                check_close(f"the sum over the vocabulary of {what}", arr.sum(), 1.0, (), hint)
-            check_close(what, got, expected, ("token",), hint, names=vocab)
+            _sum_is_one(check_close, what, out, expected, hint)
+            check_close(what, out, expected, ("token",), hint, names=vocab)
 
 
 # ---------------------------------------------------------------- Part F: generate
-
-def sampling_model(seed, n):
-    """A random order-n model over three words whose sentences end soon (P(</s>) >= 0.2 everywhere)."""
-    rng = np.random.default_rng(seed)
-    words = sorted(str(w) for w in rng.choice(WORDS, size=3, replace=False))
-    vocab = words + [EOS]
-    contexts = [(BOS,) * (n - 1 - k) + tail for k in range(n) for tail in itertools.product(words, repeat=k)]
-    table = {}
-    for h in sorted(contexts):
-        p = rng.dirichlet(np.full(len(vocab), 0.7))
-        table[h] = 0.8 * p + 0.2 * np.eye(len(vocab))[-1]
-    return vocab, table
-
-
-N_SENTENCES = 1500
-MAX_LEN = 40
-
 
 def _tally(sentences, n, vocab):
     """counts[context] -> draws per vocabulary token, replayed from the sentences."""
@@ -360,9 +296,10 @@ def _tally(sentences, n, vocab):
     return counts
 
 
-def _generate_hint(sentences, model, table, n, vocab):
+def _generate_hint(sentences, contexts, table, n, vocab):
+    """``contexts``: the distinct contexts the student's generate asked the model about."""
     start = (BOS,) * (n - 1)
-    if n > 1 and model.calls and all(h == start for h in model.calls):
+    if n > 1 and contexts and all(tuple(h) == start for h in contexts):
         return "every token was drawn from the start context: update the context with each new token."
     tallies = _tally(sentences, n, vocab)
     if all(np.count_nonzero(t) == 1 and t.argmax() == np.argmax(table[h]) for h, t in tallies.items()):
@@ -380,55 +317,56 @@ def _generate_hint(sentences, model, table, n, vocab):
 
 def _check_sentence(s, vocab, what):
     if not isinstance(s, (list, tuple)):
-        raise AssertionError(f"{what}: generate returned a {type(s).__name__}; it must return a list of tokens.")
-    if EOS in s:
+        raise AssertionError(f"{what}: generate returned {_kind(s)}; it must return a list of tokens.")
+    if any(isinstance(w, str) and w == EOS for w in s):
         raise AssertionError(f"{what}: the sentence contains '</s>': stop when the end symbol is drawn, "
                              "without appending it.")
-    if BOS in s:
+    if any(isinstance(w, str) and w == BOS for w in s):
         raise AssertionError(f"{what}: the sentence contains '<s>': the padding is context, not output.")
-    bad = [w for w in s if w not in vocab]
+    bad = [w for w in s if not isinstance(w, str) or w not in vocab]
     if bad:
         raise AssertionError(f"{what}: the sentence contains {bad[0]!r}, which is not in the vocabulary.")
     if len(s) > MAX_LEN:
         raise AssertionError(f"{what}: the sentence has {len(s)} tokens, more than max_len={MAX_LEN}.")
 
 
-def test_generate(generate, check_frequencies, namespace):
-    use_reference_parts(namespace, count_ngrams=ref.count_ngrams, add_delta_probs=ref.add_delta_probs,
-                        perplexity=ref.perplexity, continuation_probs=ref.continuation_probs,
-                        kneser_ney_probs=ref.kneser_ney_probs)
-    for seed, n in ((601, 2), (602, 3), (603, 1)):
+def _same(a, b):
+    """Equality of two runs of results that never raises (arrays, tensors and odd values compare by repr)."""
+    def key(x):
+        if isinstance(x, (list, tuple)):
+            return type(x).__name__, tuple(key(v) for v in x)
+        return x if type(x) in (str, int, float, bool, type(None)) else repr(x)
+    return key(a) == key(b)
+
+
+def judge_generate(got, check_frequencies):
+    returned = Returned(got, len(GENERATE_CASES) * (2 * N_REPRODUCED + N_SENTENCES) + 1, "generate", ("contexts",))
+    contexts = got["contexts"]
+    for i, (seed, n) in enumerate(GENERATE_CASES):
         vocab, table = sampling_model(seed, n)
         what = f"generate from a random order-{n} model"
         # the same seed must give the same sentences
-        runs = []
-        for _ in range(2):
-            model = TableModel(table, n, vocab, who="generate", max_calls=10 * MAX_LEN)
-            rng = np.random.default_rng(seed)
-            runs.append([_call(what, generate, model, vocab, n, rng, max_len=MAX_LEN) for _ in range(5)])
-        if runs[0] != runs[1]:
+        runs = [[returned.next(what) for _ in range(N_REPRODUCED)] for _ in range(2)]
+        if not _same(runs[0], runs[1]):
             raise AssertionError(f"{what}: two runs with identically seeded generators gave different sentences "
                                  f"({runs[0][0]} and {runs[1][0]}): draw from the rng argument, not from np.random.")
         # the draws must follow the model's probabilities
-        model = TableModel(table, n, vocab, who="generate")
-        rng = np.random.default_rng(seed + 1000)
         sentences = []
         for _ in range(N_SENTENCES):
-            model.max_calls = len(model.calls) + 3 * (MAX_LEN + 1)  # generous: some students call it twice a step
-            s = _call(what, generate, model, vocab, n, rng, max_len=MAX_LEN)
+            s = returned.next(what)
             _check_sentence(s, vocab, what)
             sentences.append(list(s))
-        hint = _generate_hint(sentences, model, table, n, vocab)
+        if type(contexts) is not list or len(contexts) <= i or type(contexts[i]) is not list:
+            raise AssertionError("generate: the grader did not receive the contexts the model was asked about.")
+        hint = _generate_hint(sentences, contexts[i], table, n, vocab)
         for h, draws in sorted(_tally(sentences, n, vocab).items()):
             if draws.sum() >= 100:
                 check_frequencies(f"{what}: the tokens drawn after {h} in {N_SENTENCES} sentences",
                                   draws, table[h], vocab, hint)
     # a model that never ends: max_len must stop it
-    vocab, table = sampling_model(604, 2)
-    never = {h: np.r_[p[:-1] / p[:-1].sum(), 0.0] for h, p in table.items()}
-    model = TableModel(never, 2, vocab, who="generate", max_calls=3 * 7 + 5)
-    s = _call("generate from a model that never draws </s>", generate, model, vocab, 2,
-              np.random.default_rng(0), max_len=7)
-    if not isinstance(s, (list, tuple)) or len(s) != 7:
-        raise AssertionError("generate from a model that never draws </s> with max_len=7: expected 7 tokens, got "
-                             f"{s!r}. Hint: stop after max_len tokens even if </s> never comes.")
+    *_, max_len = never_ending_model()
+    what = "generate from a model that never draws </s>"
+    s = returned.next(what)
+    if not isinstance(s, (list, tuple)) or len(s) != max_len:
+        raise AssertionError(f"{what} with max_len={max_len}: expected {max_len} tokens, got {s!r}. "
+                             "Hint: stop after max_len tokens even if </s> never comes.")

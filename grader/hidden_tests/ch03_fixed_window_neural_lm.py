@@ -5,14 +5,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grader.datasets import Markov2Source
-from grader.hidden_tests import diagnose, use_reference_parts
+from grader.hidden_tests import diagnose, kind, one_per_case
+from grader.probes.ch03_fixed_window_neural_lm import (SEEDS, TRAIN_TASK, embed_case, initial_train_params,
+                                                       markov_text, perplexity_case, random_params, train_data,
+                                                       window_cases)
 from grader.reference import ch03_fixed_window_neural_lm as ref
 
-SEEDS = (301, 302, 303)
 WINDOW_AXES = ("window", "position")
 EMBED_AXES = ("window", "feature")
 LOGIT_AXES = ("window", "symbol")
+TRAIN_TOLERANCE = 0.05  # relative to the true model's held-out perplexity
 
 
 def _np(x):
@@ -25,52 +27,19 @@ def _np(x):
         return x
 
 
-def _copy(x):
-    """A fresh copy, so a function that writes into its inputs cannot spoil the expected answer."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().clone().requires_grad_(x.requires_grad)
-    if isinstance(x, dict):
-        return {k: _copy(v) for k, v in x.items()}
-    return x
-
-
 def _diagnose(got, wrong):
     return diagnose(_np(got), {m: _np(w) for m, w in wrong.items()})
-
-
-def _sizes(seed):
-    """Random sizes with V, d, n, H all different, so a swapped or transposed weight fails loudly."""
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(2, 5))
-    d = int(rng.integers(2, 5))
-    H = n * d + int(rng.integers(1, 4))
-    V = H + int(rng.integers(2, 5))
-    N = int(rng.integers(3, 8))
-    return rng, V, d, n, H, N
-
-
-def random_params(seed):
-    """A window model with random weights and non-zero biases, and a batch of contexts."""
-    rng, V, d, n, H, N = _sizes(seed)
-    params = ref.init_params(V, d, n, H, seed=seed)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        params["W"].mul_(2.0)  # so that tanh is visibly nonlinear
-        params["b1"].copy_(0.5 * torch.randn(H, generator=g))
-        params["b2"].copy_(0.5 * torch.randn(V, generator=g))
-    contexts = torch.from_numpy(rng.integers(0, V, size=(N, n)))
-    return params, contexts
 
 
 # --- Part A: make_windows -------------------------------------------------------------
 
 def _as_pair(got, what):
     if not (isinstance(got, (tuple, list)) and len(got) == 2):
-        raise AssertionError(f"{what}: expected a pair (contexts, targets), got {type(got).__name__}. "
+        raise AssertionError(f"{what}: expected a pair (contexts, targets), got {kind(got)}. "
                              "Hint: return contexts, targets.")
     for name, x in zip(("contexts", "targets"), got):
         if not isinstance(x, torch.Tensor):
-            raise AssertionError(f"{what}: {name} is a {type(x).__name__}, expected a torch tensor. "
+            raise AssertionError(f"{what}: {name} is a {kind(x)}, expected a torch tensor. "
                                  "Hint: slice the tensor ids; do not convert it to a list or numpy.")
         if x.dtype != torch.long:
             raise AssertionError(f"{what}: {name} has dtype {x.dtype}, expected torch.long (int64), "
@@ -105,17 +74,10 @@ def window_mistakes(ids, window):
     return wrong_contexts, wrong_targets
 
 
-def test_make_windows(make_windows, check_close):
-    cases = []
-    for seed in SEEDS:
-        rng = np.random.default_rng(seed)
-        window = int(rng.integers(1, 6))
-        length = window + int(rng.integers(2, 12))
-        cases.append((torch.from_numpy(rng.integers(0, 30, size=length)), window))
-    cases.append((torch.tensor([7, 3, 9, 4]), 3))  # exactly one window
-    for ids, window in cases:
+def judge_make_windows(got, check_close):
+    for (ids, window), out in one_per_case(got, window_cases(), "make_windows"):
         what = f"make_windows(ids of length {len(ids)}, window={window})"
-        contexts, targets = _as_pair(make_windows(_copy(ids), window), what)
+        contexts, targets = _as_pair(out, what)
         right_c, right_t = ref.make_windows(ids, window)
         wrong_c, wrong_t = window_mistakes(ids, window)
         hint = _diagnose(contexts, wrong_c) or (
@@ -144,18 +106,18 @@ def embed_mistakes(contexts, E):
     }
 
 
-def test_embed(embed, check_close, namespace):
-    use_reference_parts(namespace, make_windows=ref.make_windows)
-    for seed in SEEDS:
-        rng, V, d, n, H, N = _sizes(seed)
-        E = torch.from_numpy(rng.normal(size=(V, d))).float().requires_grad_()
-        contexts = torch.from_numpy(rng.integers(0, V, size=(N, n)))
-        got = embed(_copy(contexts), _copy(E))
-        hint = _diagnose(got, embed_mistakes(contexts, E)) or \
+def judge_embed(got, check_close):
+    for seed, out in one_per_case(got, SEEDS, "embed"):
+        contexts, E = embed_case(seed)
+        (N, n), (V, d) = contexts.shape, E.shape
+        if not (isinstance(out, dict) and {"embedding", "requires_grad"} <= set(out)):
+            raise AssertionError("embed: the grader did not receive the probe's result.")
+        embedding = out["embedding"]
+        hint = _diagnose(embedding, embed_mistakes(contexts, E)) or \
             "row i must be [E[c_1]; E[c_2]; ...; E[c_n]] for the window c = contexts[i], shape (N, n*d)."
-        check_close(f"embed on a random case (N, n, V, d = {N}, {n}, {V}, {d})", got, ref.embed(contexts, E),
+        check_close(f"embed on a random case (N, n, V, d = {N}, {n}, {V}, {d})", embedding, ref.embed(contexts, E),
                     EMBED_AXES, hint)
-        if not (isinstance(got, torch.Tensor) and got.requires_grad):
+        if out["requires_grad"] is not True:
             raise AssertionError("embed: the values are right, but the result is not connected to E, so the "
                                  "embeddings could never be trained. Hint: index the tensor E with torch "
                                  "(E[contexts]) instead of going through numpy or a detached copy.")
@@ -183,18 +145,16 @@ def forward_mistakes(contexts, params):
     }
 
 
-def test_window_lm_forward(window_lm_forward, check_close, namespace):
-    use_reference_parts(namespace, make_windows=ref.make_windows, embed=ref.embed)
-    for seed in SEEDS:
+def judge_window_lm_forward(got, check_close):
+    for seed, out in one_per_case(got, SEEDS, "window_lm_forward"):
         params, contexts = random_params(seed)
-        got = window_lm_forward(_copy(contexts), _copy(params))
         with torch.no_grad():
             expected = ref.window_lm_forward(contexts, params)
             wrong = forward_mistakes(contexts, params)
-        hint = _diagnose(got, wrong) or "logits = tanh(e W^T + b1) U^T + b2 with e = embed(contexts, E)."
+        hint = _diagnose(out, wrong) or "logits = tanh(e W^T + b1) U^T + b2 with e = embed(contexts, E)."
         V, H = params["U"].shape
         check_close(f"window_lm_forward on a random case (N, n, V, H = {contexts.shape[0]}, "
-                    f"{contexts.shape[1]}, {V}, {H})", got, expected, LOGIT_AXES, hint, atol=1e-5)
+                    f"{contexts.shape[1]}, {V}, {H})", out, expected, LOGIT_AXES, hint, atol=1e-5)
 
 
 # --- Part D: perplexity -----------------------------------------------------------------
@@ -212,43 +172,29 @@ def perplexity_mistakes(logits, targets):
     }
 
 
-def test_perplexity(perplexity, check_close, namespace):
-    use_reference_parts(namespace, make_windows=ref.make_windows, embed=ref.embed,
-                        window_lm_forward=ref.window_lm_forward)
-    for seed in SEEDS:
-        rng = np.random.default_rng(seed)
-        N, V = int(rng.integers(3, 9)), int(rng.integers(3, 9))
-        logits = torch.from_numpy(rng.normal(scale=2.0, size=(N, V)))
-        targets = torch.from_numpy(rng.integers(0, V, size=N))
-        got = perplexity(_copy(logits), _copy(targets))
+def judge_perplexity(got, check_close):
+    for seed, out in one_per_case(got, SEEDS, "perplexity"):
+        logits, targets = perplexity_case(seed)
+        N, V = logits.shape
         expected = ref.perplexity(logits, targets)
-        hint = _diagnose(got, perplexity_mistakes(logits, targets)) or \
+        hint = _diagnose(out, perplexity_mistakes(logits, targets)) or \
             "exp of the mean over the windows of -log softmax(logits)[target]."
-        check_close(f"perplexity on random logits (N = {N}, V = {V})", got, expected, (), hint)
+        check_close(f"perplexity on random logits (N = {N}, V = {V})", out, expected, (), hint)
 
 
 # --- Part E: train ----------------------------------------------------------------------
 
-TRAIN_TASK = dict(alphabet="abcd", concentration=0.5, seed=303, n_train=4000, n_held_out=2000,
-                  window=2, d=8, H=32, steps=200, lr=0.05, tolerance=0.05)
-
-
-def markov_task(alphabet="abcd", concentration=0.5, seed=303, n_train=4000, n_held_out=2000, window=2, **_):
-    """Windows of a second-order Markov source, and the held-out perplexity of the true model.
+def markov_task(task=TRAIN_TASK):
+    """The probe's training windows, the held-out windows after them, and the true model's perplexity on those.
 
     A window of 2 sees everything the next symbol depends on, so a trained model can come
     as close as its data allow to the true model's perplexity: the known answer.
     """
-    source = Markov2Source(alphabet, concentration, seed)
-    text = source.sample(n_train + n_held_out + window, seed=seed)
-    ids = torch.tensor([alphabet.index(c) for c in text])
-    contexts, targets = ref.make_windows(ids, window)
-    train_part = contexts[:n_train], targets[:n_train]
-    held_out = contexts[n_train:], targets[n_train:]
+    source, ids = markov_text(**task)
+    held_c, held_t = ref.make_windows(ids[task["n_train"]:], task["window"])
     P = torch.tensor(source.P)
-    c, t = held_out
-    best = math.exp(-torch.log(P[c[:, -2], c[:, -1], t]).mean().item())
-    return train_part, held_out, best
+    best = math.exp(-torch.log(P[held_c[:, -2], held_c[:, -1], held_t]).mean().item())
+    return train_data(task), (held_c, held_t), best
 
 
 def _train_variant(params, contexts, targets, steps, lr, zero_grad=True, probabilities=False,
@@ -284,42 +230,51 @@ TRAIN_MISTAKES = {
 }
 
 
-def train_diagnosis(losses, contexts, targets, V, task, compare=30):
+def train_diagnosis(losses, contexts, targets, task=TRAIN_TASK, compare=30):
     """Name the catalogued mistake whose loss curve the student's reproduces, or ''."""
     k = min(compare, len(losses))
     for mistake, kw in TRAIN_MISTAKES.items():
-        params = ref.init_params(V, task["d"], task["window"], task["H"], seed=task["seed"])
-        wrong = _train_variant(params, contexts, targets, k, task["lr"], **kw)
+        wrong = _train_variant(initial_train_params(task), contexts, targets, k, task["lr"], **kw)
         if k and np.allclose(losses[:k], wrong, rtol=1e-3, atol=1e-4):
             return f"your loss curve matches {mistake}."
     return ""
 
 
-def test_train(train, check_close, namespace, task=None):
-    use_reference_parts(namespace, make_windows=ref.make_windows, embed=ref.embed,
-                        window_lm_forward=ref.window_lm_forward, perplexity=ref.perplexity)
-    task = dict(TRAIN_TASK, **(task or {}))
-    (contexts, targets), (held_c, held_t), best = markov_task(**task)
-    V, steps = len(task["alphabet"]), task["steps"]
+def _trained_params(params, before, what):
+    """The parameter tensors train left in its dict, as tensors of the initial dtype and shapes."""
+    if isinstance(params, dict) and set(params) == set(before):
+        out = {}
+        for k, v in params.items():
+            if isinstance(v, (torch.Tensor, np.ndarray)) and tuple(v.shape) == tuple(before[k].shape):
+                out[k] = torch.as_tensor(v).to(before[k].dtype)
+        if len(out) == len(before):
+            return out
+    raise AssertionError(f"{what}: after training, params must still hold the tensors {', '.join(before)} "
+                         "with their shapes. Hint: update them in place with the optimizer; do not replace, "
+                         "remove or add entries.")
 
-    def fresh_params():
-        return ref.init_params(V, task["d"], task["window"], task["H"], seed=task["seed"])
 
+def judge_train(got, check_close):
+    task = TRAIN_TASK
+    (contexts, targets), (held_c, held_t), best = markov_task(task)
+    steps = task["steps"]
     with torch.no_grad():
-        initial_loss = F.cross_entropy(ref.window_lm_forward(contexts, fresh_params()), targets).item()
-    params = fresh_params()
-    before = {k: v.detach().clone() for k, v in params.items()}
+        initial_loss = F.cross_entropy(ref.window_lm_forward(contexts, initial_train_params(task)), targets).item()
+    before = {k: v.detach() for k, v in initial_train_params(task).items()}
     what = (f"train(params, contexts, targets, steps={steps}, lr={task['lr']}) on a second-order Markov source "
             f"({len(targets)} windows of width {task['window']})")
-    losses = train(params, _copy(contexts), _copy(targets), steps, task["lr"])
+    if not (isinstance(got, dict) and {"losses", "params"} <= set(got)):
+        raise AssertionError("train: the grader did not receive the probe's result.")
+    losses = got["losses"]
     try:
         losses = [float(x) for x in losses]
-    except TypeError:
-        raise AssertionError(f"{what}: expected a list of {steps} losses, got {type(losses).__name__}. "
+    except (TypeError, ValueError, RuntimeError):
+        raise AssertionError(f"{what}: expected a list of {steps} losses, got {kind(losses)}. "
                              "Hint: append loss.item() at every step and return the list.") from None
     if len(losses) != steps:
         raise AssertionError(f"{what}: returned {len(losses)} losses, expected one per step ({steps}).")
-    if all(torch.equal(before[k], v.detach()) for k, v in params.items()):
+    params = _trained_params(got["params"], before, what)
+    if all(torch.equal(before[k], v) for k, v in params.items()):
         raise AssertionError(f"{what}: the tensors in params did not change. Hint: optimise them in place, "
                              "torch.optim.Adam(params.values(), lr=lr), rather than copies or new tensors.")
     diagnosis = None
@@ -327,7 +282,7 @@ def test_train(train, check_close, namespace, task=None):
     def diagnosed():
         nonlocal diagnosis
         if diagnosis is None:
-            diagnosis = train_diagnosis(losses, contexts, targets, V, task)
+            diagnosis = train_diagnosis(losses, contexts, targets, task)
         return diagnosis
 
     first_hint = "the loss of the initial parameters, measured before the first update, as a float."
@@ -339,7 +294,7 @@ def test_train(train, check_close, namespace, task=None):
     check_close(f"{what}: losses[0]", losses[0], initial_loss, (), first_hint, atol=1e-5)
     with torch.no_grad():
         got_ppl = ref.perplexity(ref.window_lm_forward(held_c, params), held_t).item()
-    tolerance = task["tolerance"] * best
+    tolerance = TRAIN_TOLERANCE * best
     hint = (diagnosed() if abs(got_ppl - best) > tolerance else "") or \
         (f"full-batch Adam with the given lr: at each step compute the mean cross-entropy of the logits, "
          f"zero the gradients, backpropagate, step; the true model scores {best:.3f} and the test accepts "

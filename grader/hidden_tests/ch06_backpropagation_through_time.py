@@ -1,38 +1,19 @@
 """Hidden tests for the chapter 6 exercise (rnn_backward, step_jacobian, jacobian_product, truncated_bptt_grads)."""
 import numpy as np
 
-from grader.hidden_tests import copies, diagnose, use_reference_parts
+from grader.hidden_tests import diagnose, kind, one_per_case
+from grader.probes.ch06_backpropagation_through_time import (SEEDS, args_of, forward_cache, product_args,
+                                                            product_spans, random_case, step_args,
+                                                            truncation_lengths)
 from grader.reference import ch06_backpropagation_through_time as ref
 
-SEEDS = (601, 602, 603)
-PARTS = ("rnn_backward", "step_jacobian", "jacobian_product", "truncated_bptt_grads")
 # Every part is written in plain numpy: torch inside a solution costs that part's points.
-POLICY = {part: ({"torch"}, f"test_{part}", "the exercise asks for plain numpy") for part in PARTS}
+POLICY = {part: ({"torch"}, f"test_{part}", "the exercise asks for plain numpy")
+          for part in ("rnn_backward", "step_jacobian", "jacobian_product", "truncated_bptt_grads")}
 GRAD_AXES = {"dW_xh": ("hidden unit", "input unit"), "dW_hh": ("hidden unit", "hidden unit"),
              "db_h": ("hidden unit",), "dW_hy": ("class", "hidden unit"), "db_y": ("class",),
              "dh0": ("batch item", "hidden unit")}
 JAC_AXES = ("row (unit of the later state)", "column (unit of the earlier state)")
-
-
-def random_case(seed):
-    """A seeded problem of random size; D != H != C so a transposed gradient fails loudly."""
-    rng = np.random.default_rng(seed)
-    B, T, H = (int(n) for n in rng.integers([1, 5, 2], [5, 9, 6]))
-    D, C = H + int(rng.integers(1, 4)), H + int(rng.integers(4, 6))
-    return dict(
-        X=rng.normal(size=(B, T, D)),
-        Y=rng.integers(0, C, size=(B, T)),
-        h0=rng.normal(scale=0.5, size=(B, H)),
-        W_xh=rng.normal(scale=0.6, size=(H, D)),
-        W_hh=rng.normal(scale=0.6, size=(H, H)),
-        b_h=rng.normal(scale=0.5, size=H),
-        W_hy=rng.normal(size=(C, H)),
-        b_y=rng.normal(size=C),
-    )
-
-
-def args_of(c):
-    return (c["X"], c["Y"], c["h0"], c["W_xh"], c["W_hh"], c["b_h"], c["W_hy"], c["b_y"])
 
 
 def _backward_variant(cache, *, next_term=True, preact_slope=False, transposed=False, summed=False):
@@ -73,24 +54,23 @@ def backward_mistakes(cache):
     }
 
 
-def test_rnn_backward(rnn_backward, check_close, namespace=None):
-    for seed in SEEDS:
+def judge_rnn_backward(got, check_close):
+    for seed, out in one_per_case(got, SEEDS, "rnn_backward"):
         c = random_case(seed)
-        _, cache = ref.rnn_forward(*args_of(c))
+        cache = forward_cache(seed)
         expected = ref.rnn_backward(cache)
-        got = rnn_backward({k: np.array(v, copy=True) for k, v in cache.items()})
-        if not isinstance(got, dict):
-            raise AssertionError(f"rnn_backward must return a dict with keys {ref.GRAD_NAMES}; got {type(got).__name__}.")
+        if not isinstance(out, dict):
+            raise AssertionError(f"rnn_backward must return a dict with keys {ref.GRAD_NAMES}; got {kind(out)}.")
         wrong = backward_mistakes(cache)
         B, T = c["Y"].shape
         for name in ref.GRAD_NAMES:
-            if name not in got:
+            if name not in out:
                 raise AssertionError(f"rnn_backward: the returned dict has no key {name!r}; it needs {ref.GRAD_NAMES}.")
-            hint = diagnose(got[name], {m: w[name] for m, w in wrong.items()}) or \
+            hint = diagnose(out[name], {m: w[name] for m, w in wrong.items()}) or \
                 "write out dL/dh_t = W_hy^T dy_t + dh_next, then dz_t = (1 - h_t^2) * dL/dh_t, and sum over t."
             check_close(f"{name} from rnn_backward on a random case (B, T, D, H, C = {B}, {T}, "
                         f"{c['X'].shape[2]}, {c['W_hh'].shape[0]}, {c['W_hy'].shape[0]})",
-                        got[name], expected[name], GRAD_AXES[name], hint)
+                        out[name], expected[name], GRAD_AXES[name], hint)
 
 
 STEP_MISTAKES = {
@@ -105,15 +85,12 @@ STEP_MISTAKES = {
 }
 
 
-def test_step_jacobian(step_jacobian, check_close):
-    for seed in SEEDS:
-        c = random_case(seed)
-        h_t = np.tanh(c["X"][0, 0, : c["W_hh"].shape[0]] + c["b_h"])
-        W = c["W_hh"]
-        got = step_jacobian(*copies(h_t, W))
-        hint = diagnose(got, {m: f(h_t, W) for m, f in STEP_MISTAKES.items()}) or \
+def judge_step_jacobian(got, check_close):
+    for seed, out in one_per_case(got, SEEDS, "step_jacobian"):
+        h_t, W = step_args(seed)
+        hint = diagnose(out, {m: f(h_t, W) for m, f in STEP_MISTAKES.items()}) or \
             "dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh for one example."
-        check_close(f"step_jacobian with H = {len(h_t)}", got, ref.step_jacobian(h_t, W), JAC_AXES, hint)
+        check_close(f"step_jacobian with H = {len(h_t)}", out, ref.step_jacobian(h_t, W), JAC_AXES, hint)
 
 
 def _product(H, W, k, t, order="later-left", shift=0):
@@ -136,19 +113,17 @@ def product_mistakes(H, W, k, t):
     return {m: w for m, w in wrong.items() if w is not None}
 
 
-def test_jacobian_product(jacobian_product, check_close, namespace):
-    use_reference_parts(namespace, step_jacobian=ref.step_jacobian)
-    for seed in SEEDS:
-        c = random_case(seed)
-        H = ref.rnn_forward(*args_of(c))[1]["H"][0]              # one example's states (T, H)
-        W, T = c["W_hh"], len(H)
-        for k, t in ((1, T - 1), (0, T - 2), (T - 3, T - 1)):
-            got = jacobian_product(*copies(H, W), k, t)
-            hint = diagnose(got, product_mistakes(H, W, k, t)) or \
+def judge_jacobian_product(got, check_close):
+    for seed, out in one_per_case(got, SEEDS, "jacobian_product"):
+        H, W = product_args(seed)
+        T = len(H)
+        spans = product_spans(T)
+        for (k, t), value in one_per_case(out["spans"], spans, "jacobian_product"):
+            hint = diagnose(value, product_mistakes(H, W, k, t)) or \
                 "dh_t/dh_k = J_t J_{t-1} ... J_{k+1} with J_m = diag(1 - h_m^2) W_hh."
-            check_close(f"jacobian_product(k={k}, t={t}) with T = {T}, H = {W.shape[0]}", got,
+            check_close(f"jacobian_product(k={k}, t={t}) with T = {T}, H = {W.shape[0]}", value,
                         ref.jacobian_product(H, W, k, t), JAC_AXES, hint)
-        check_close(f"jacobian_product with k = t = {T - 1}", jacobian_product(*copies(H, W), T - 1, T - 1),
+        check_close(f"jacobian_product with k = t = {T - 1}", out["k_equals_t"],
                     np.eye(W.shape[0]), JAC_AXES, "with k = t there is no step between: the identity matrix.")
 
 
@@ -175,23 +150,20 @@ def truncated_mistakes(args, k):
             "the sum of each chunk's mean gradient: weight each chunk by its length / T (the loss is a mean over all positions)": means}
 
 
-def test_truncated_bptt_grads(truncated_bptt_grads, check_close, namespace):
-    use_reference_parts(namespace, rnn_forward=ref.rnn_forward, rnn_backward=ref.rnn_backward)
-    for seed in SEEDS:
-        c = random_case(seed)
-        args = args_of(c)
-        T = c["X"].shape[1]
-        for k in (2, T - 1):
+def judge_truncated_bptt_grads(got, check_close):
+    for seed, per_k in one_per_case(got, SEEDS, "truncated_bptt_grads"):
+        args = args_of(random_case(seed))
+        T = args[0].shape[1]
+        for k, out in one_per_case(per_k, truncation_lengths(seed), "truncated_bptt_grads"):
             expected = ref.truncated_bptt_grads(*args, k)
-            got = truncated_bptt_grads(*copies(*args), k)
-            if not isinstance(got, dict):
+            if not isinstance(out, dict):
                 raise AssertionError("truncated_bptt_grads must return a dict of gradients "
-                                     f"{ref.GRAD_NAMES[:-1]}; got {type(got).__name__}.")
+                                     f"{ref.GRAD_NAMES[:-1]}; got {kind(out)}.")
             wrong = truncated_mistakes(args, k)
             for name in ref.GRAD_NAMES[:-1]:
-                if name not in got:
+                if name not in out:
                     raise AssertionError(f"truncated_bptt_grads: the returned dict has no key {name!r}.")
-                hint = diagnose(got[name], {m: w[name] for m, w in wrong.items()}) or \
+                hint = diagnose(out[name], {m: w[name] for m, w in wrong.items()}) or \
                     "run each chunk from the carried (but constant) state, backpropagate inside the chunk only, and add up."
-                check_close(f"{name} from truncated_bptt_grads with k = {k}, T = {T}", got[name], expected[name],
+                check_close(f"{name} from truncated_bptt_grads with k = {k}, T = {T}", out[name], expected[name],
                             GRAD_AXES[name], hint)

@@ -1,0 +1,32 @@
+"""Probes, one module per chapter: the half of each hidden test that runs in the student's kernel.
+
+``probe_<part>(fn)`` builds seeded inputs, calls the student's function on fresh copies and
+returns what came back (arrays, tensors, numbers, strings, or lists, tuples and dicts of them).
+It never computes an expected answer: these modules are visible inside the grading sandbox,
+so they hold no reference code. ``PARTS[part]`` names the earlier parts that the grader
+replaces with the reference ones before the probe runs, so one mistake costs points once.
+The judging half is ``grader.hidden_tests.<assignment>.judge_<part>``.
+"""
+import copy
+import sys
+
+import numpy as np
+
+
+def fresh(value):
+    """A copy a function may write into without spoiling the next call's inputs (tensors keep requires_grad)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().clone().requires_grad_(value.requires_grad)
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if type(value) is dict:
+        return {k: fresh(v) for k, v in value.items()}
+    if type(value) is list:
+        return [fresh(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def copies(*values):
+    """``fresh`` copies of several inputs, for ``fn(*copies(...))``."""
+    return [fresh(v) for v in values]

@@ -1,0 +1,68 @@
+"""Probes for the chapter 4 exercise: seeded random RNN problems fed to the student's functions."""
+import numpy as np
+
+from grader.probes import copies
+
+SEEDS = (401, 402, 403)
+PARTS = {"rnn_forward": ("rnn_step",), "many_to_one_logits": ("rnn_step", "rnn_forward")}
+
+
+def random_case(seed):
+    """A seeded problem of random size; D != H so a swapped weight fails loudly."""
+    rng = np.random.default_rng(seed)
+    B, T, H, C = (int(n) for n in rng.integers([1, 3, 2, 2], [5, 8, 6, 5]))
+    D = H + int(rng.integers(1, 4))
+    return dict(
+        X=rng.normal(size=(B, T, D)),
+        h0=rng.normal(scale=0.5, size=(B, H)),
+        W_xh=rng.normal(scale=0.6, size=(H, D)),
+        W_hh=rng.normal(scale=0.6, size=(H, H)),
+        b_h=rng.normal(scale=0.5, size=H),
+        W_hy=rng.normal(size=(C, H)),
+        b_y=rng.normal(size=C),
+        targets=rng.integers(0, C, size=B),
+    )
+
+
+def step_args(seed):
+    c = random_case(seed)
+    return c["X"][:, 0], c["h0"], c["W_xh"], c["W_hh"], c["b_h"]
+
+
+def forward_args(seed, h0=True):
+    c = random_case(seed)
+    return c["X"], c["h0"] if h0 else None, c["W_xh"], c["W_hh"], c["b_h"]
+
+
+def logits_args(seed):
+    c = random_case(seed)
+    return c["X"], c["h0"], c["W_xh"], c["W_hh"], c["b_h"], c["W_hy"], c["b_y"]
+
+
+def cross_entropy_cases():
+    """(seed, scale, logits, targets): ordinary logits and logits large enough to overflow np.exp."""
+    cases = []
+    for seed in SEEDS:
+        B = len(random_case(seed)["targets"])
+        rng = np.random.default_rng(seed)
+        for scale in (1.0, 1000.0):
+            logits = scale * rng.normal(size=(B, 4))
+            cases.append((seed, scale, logits, rng.integers(0, 4, size=len(logits))))
+    return cases
+
+
+def probe_rnn_step(rnn_step):
+    return [rnn_step(*copies(*step_args(seed))) for seed in SEEDS]
+
+
+def probe_rnn_forward(rnn_forward):
+    return {"h0": [rnn_forward(*copies(*forward_args(seed))) for seed in SEEDS],
+            "no_h0": rnn_forward(*copies(*forward_args(SEEDS[0], h0=False)))}
+
+
+def probe_many_to_one_logits(many_to_one_logits):
+    return [many_to_one_logits(*copies(*logits_args(seed))) for seed in SEEDS]
+
+
+def probe_cross_entropy(cross_entropy):
+    return [cross_entropy(*copies(logits, targets)) for _, _, logits, targets in cross_entropy_cases()]
