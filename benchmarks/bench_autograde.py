@@ -6,7 +6,6 @@ time, seconds per submission, the ratio to raw/workers (target: at most 1.25), a
 sandbox's cost against the same run with ``--sandbox off``. Not a test: ``make bench``.
 """
 import argparse
-import itertools
 import sys
 import tempfile
 import time
@@ -30,17 +29,19 @@ SLOW_ON_PURPOSE = {"endless_loop", "ignores_interrupt", "dead_kernel", "keeps_ki
 
 
 def make_class(root, size):
-    """``size`` submissions of chapter 4: every fast hostile one, every bank mistake, then correct ones."""
-    hostile = {s: c for s, c in hostile_and_broken(root).items() if s not in SLOW_ON_PURPOSE}
+    """``size`` submissions of chapter 4: the fast hostile and broken ones, each bank mistake twice, then correct ones.
+
+    The snooping submission is left out: graded without the sandbox it writes into the course folder.
+    """
+    hostile = {s: c for s, c in hostile_and_broken(root).items() if s not in SLOW_ON_PURPOSE | {"snoop"}}
     for student, (assignment, name, content) in hostile.items():
         write_submission(root, student, assignment, name, content)
-    wrong = [(name, m) for (a, name), m in banks().items() if a == A]
-    for i, (name, m) in zip(range(size - len(hostile)), itertools.cycle(wrong)):
+    wrong = [(name, m) for (a, name), m in banks().items() if a == A] * 2
+    for i, (name, m) in enumerate(wrong[:size - len(hostile)]):
         write_submission(root, f"{mistake_student(A, name)}_{i}", A, f"{A}.ipynb", filled(A, {m.cell: m.code}))
-    done = len(hostile) + min(len(wrong), size - len(hostile))
-    for i in range(size - done):
+    for i in range(size - len(hostile) - len(wrong)):
         write_submission(root, f"correct{i:03d}", A, f"{A}.ipynb", filled(A))
-    return sorted(root.glob("*/*/*.ipynb"))
+    return sorted(p for p in root.glob("*/*/*") if p.is_file())
 
 
 def raw_execution(notebooks, timeout):
@@ -71,7 +72,7 @@ def main():
         n = len(notebooks)
         print(f"\n{n} submissions of {A}; raw nbclient execution: {raw:.1f} s = {raw / n:.2f} s each")
         print(f"{'jobs':>4} {'sandbox':>8} {'wall s':>8} {'s/sub':>7} {'vs raw/jobs':>12} {'sandbox cost':>13}  statuses")
-        results = []
+        results = {"on": [], "off": []}
         for jobs in args.jobs:
             walls = {}
             for mode in ("on", "off"):
@@ -80,13 +81,18 @@ def main():
                                          progress=False, sandbox_mode=mode)
                 walls[mode] = wall = time.perf_counter() - start
                 assert not errors and len(rows) == n, (errors, len(rows))
-                results.append({(r["student"], r["assignment"]): (r["status"], r["score"], r["parts"]) for r in rows})
+                results[mode].append({(r["student"], r["assignment"]): (r["status"], r["score"], r["parts"])
+                                      for r in rows})
                 cost = f"{walls['on'] / walls['off']:.2f}x" if mode == "off" else ""
                 statuses = dict(sorted(Counter(r["status"] for r in rows).items()))
                 print(f"{jobs:>4} {mode:>8} {wall:>8.1f} {wall / n:>7.2f} {wall / (raw / jobs):>12.2f} {cost:>13}  "
                       f"{statuses}", flush=True)
-        same = all(r == results[0] for r in results)
-        print(f"identical status, score and parts in all {len(results)} gradings: {'yes' if same else 'NO'}")
+        for mode, runs in results.items():  # with and without the sandbox differ on purpose (stolen references)
+            differ = sorted(k for run in runs for k in run if run[k] != runs[0][k])
+            print(f"sandbox {mode}: identical status, score and parts in all {len(runs)} gradings: "
+                  f"{'yes' if not differ else 'NO: ' + ', '.join(s for s, _ in differ)}")
+        on, off = results["on"][0], results["off"][0]
+        print("with vs without the sandbox, different rows:", ", ".join(s for s, _ in sorted(k for k in on if on[k] != off[k])))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def command(inner, *, hide, writable, cwd, home, connection_file):
     cmd += ["--ro-bind", connection_file, connection_file]  # the file only: it may sit in the host's /tmp
     for path in [*writable, str(home), cwd]:
         cmd += ["--bind", path, path]
-    # ipykernel exits when its parent's pid changes; in a new pid namespace it always has: --die-with-parent instead
-    cmd += ["--unsetenv", "JPY_PARENT_PID", "--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(Path(home) / "matplotlib"),
+    # ipykernel watches its parent's pid, which it cannot see from a new pid namespace; 1 means "do not watch"
+    # (--die-with-parent does that job) and keeps its console banner quiet.
+    cmd += ["--setenv", "JPY_PARENT_PID", "1", "--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(Path(home) / "matplotlib"),
             "--chdir", cwd, "--"]
     return cmd + list(inner)
