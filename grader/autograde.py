@@ -60,14 +60,20 @@ def _start_worker(workdir, timeout, limits, hide):
 
 
 def _grade_one(student, assignment):
-    """Autograde one submission; if a cell stops the whole run, grade it again without that cell."""
-    start, skipped, logs = time.perf_counter(), [], []
+    """Autograde one submission; if a cell stops the whole run, grade it again without that cell.
+
+    A kernel that dies before running any cell is the machine's fault, not the student's: one more try.
+    """
+    start, skipped, logs, retried_start = time.perf_counter(), [], [], False
     FatalCell.skip = {}
     try:
         while True:
-            FatalCell.last = None
+            FatalCell.last, FatalCell.started = None, False
             result = _api.autograde(assignment, student, force=True, create=True)
             logs.append((result.get("log") or "") + (result.get("error") or ""))
+            if not result["success"] and not FatalCell.started and not retried_start and kernel_trouble(logs[-1]):
+                retried_start = True
+                continue
             if result["success"] or FatalCell.last is None or len(skipped) == MAX_SKIPPED_CELLS:
                 break
             index, grade_id, what = FatalCell.last
@@ -76,12 +82,22 @@ def _grade_one(student, assignment):
     finally:
         FatalCell.skip = {}
     return {"success": result["success"], "log": "\n---- graded again ----\n".join(logs),
-            "error": result.get("error") or "", "seconds": time.perf_counter() - start, "skipped": skipped}
+            "error": result.get("error") or "", "seconds": time.perf_counter() - start, "skipped": skipped,
+            "no_cell_ran": not result["success"] and not FatalCell.started and kernel_trouble(logs[-1])}
+
+
+def kernel_trouble(log):
+    """Does nbgrader's log say the kernel died or never answered?"""
+    return any(mark in log for mark in ("DeadKernelError", "Kernel died", "kernel died", "Kernel didn't respond"))
 
 
 def failure_reason(outcome, timeout, limits=None):
     """Say in one line why nbgrader could not grade a notebook."""
     text = outcome["log"] + "\n" + outcome["error"]
+    if outcome.get("no_cell_ran"):
+        lines = [line for line in outcome["error"].splitlines() if line.strip()]
+        return ("the grading kernel could not start (tried twice; a memory cap too small for Python and torch?): "
+                + (lines[-1][:200] if lines else "see the log"))
     if "CellTimeoutError" in text or "TimeoutError" in text:
         return f"a cell ran longer than the {timeout} s limit (an endless loop?), so the notebook was not graded"
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:

@@ -223,6 +223,7 @@ class FatalCell:
     """
     last = None      # (index, grade_id or "", "killed the kernel" | "ran past the time limit")
     skip = {}        # index -> why
+    started = False  # did any cell start running (False: the kernel itself did not come up)
 
 
 def _skipped_output(why):
@@ -233,6 +234,7 @@ class TrustedExecute(Execute):
     """nbgrader's Execute, with hidden-test cells run as probes and judged here, in the grader."""
 
     def preprocess_cell(self, cell, resources, index):
+        FatalCell.started = True
         if index in FatalCell.skip:
             if cell.cell_type == "code":
                 cell.outputs = [_skipped_output(FatalCell.skip[index])]

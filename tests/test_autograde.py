@@ -244,3 +244,19 @@ def test_sandbox_modes_without_bwrap(monkeypatch):
         assert choose_sandbox("off") == (False, "no sandbox (--sandbox off)")
     finally:
         sandbox.unavailable_reason.cache_clear()
+
+
+def test_a_kernel_that_cannot_start_is_retried_then_reported(class_folder, tmp_path):
+    """A memory cap too small for Python: the machine's fault, so the reason says so (and no score, not 0)."""
+    import shutil
+
+    from grader.autograde import autograde
+
+    one = tmp_path / "one"
+    shutil.copytree(class_folder / "correct" / A, one / "correct" / A)
+    rows, errors = autograde(one, tmp_path / "wd", jobs=1, timeout=30, progress=False, memory_mb=40)
+    assert errors == 0
+    assert (rows[0]["status"], rows[0]["score"]) == ("failed", "")
+    assert "could not start (tried twice" in rows[0]["reason"], rows[0]
+    log = (tmp_path / "wd" / "logs" / f"correct__{A}.log").read_text()
+    assert log.count("---- graded again ----") == 1
