@@ -26,7 +26,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 
 from grader.course import SOLUTIONS, notebook_name
-from grader.kernel_harness import MIME
+from grader.kernel_harness import MIME, encode
 
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 HIDDEN_CALL = re.compile(r"run_hidden_test\(\s*['\"](\w+)['\"]\s*,\s*['\"](\w+)['\"]")
@@ -97,8 +97,6 @@ def decode(data, depth=0):
 
 def round_trip(value):
     """What the grader would receive for ``value``: used when hidden tests run in the instructor's kernel."""
-    from grader.kernel_harness import encode
-
     return decode(json.loads(json.dumps(encode(value))))
 
 
@@ -138,8 +136,9 @@ def checkers(assignment):
     return {name: namespace[name] for name in names}
 
 
+@lru_cache(maxsize=None)
 def reference_parts_source(assignment, names):
-    """Source of the reference functions ``names`` (and what they use), nothing else of the module."""
+    """Source of the reference functions ``names`` (a tuple; and what they use), nothing else of the module."""
     module = importlib.import_module(f"grader.reference.{assignment}")
     return _closure_source(inspect.getsource(module), names)
 
