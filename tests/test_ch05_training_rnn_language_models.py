@@ -165,6 +165,29 @@ def test_hidden_sample_catches_a_sampler_that_ignores_its_own_output(check_close
         check_part(A, "sample", stuck, check_close=check_close)
 
 
+def test_hidden_sample_catches_a_sampler_that_drops_the_state(check_close):
+    def forgetful(model, start, n, temperature, generator):
+        out, (logits, _) = [], model(torch.tensor([list(start)]))
+        for _ in range(n):
+            nxt = torch.multinomial(torch.softmax(logits[0, -1] / temperature, -1), 1, generator=generator)
+            out.append(int(nxt))
+            logits, _ = model(nxt.view(1, 1))  # the state is dropped
+        return out
+    with pytest.raises(AssertionError, match="depend on its hidden state"):
+        check_part(A, "sample", forgetful, check_close=check_close)
+
+
+def test_a_sampler_that_rereads_the_whole_sequence_passes(check_close):
+    """Another right answer: no state kept, but every id so far read again at each step."""
+    def rereading(model, start, n, temperature, generator):
+        ids = list(start)
+        for _ in range(n):
+            logits, _ = model(torch.tensor([ids]))
+            ids.append(int(torch.multinomial(torch.softmax(logits[0, -1] / temperature, -1), 1, generator=generator)))
+        return ids[len(start):]
+    check_part(A, "sample", rereading, check_close=check_close)
+
+
 @pytest.mark.parametrize("mistake", sorted(hidden.batch_mistakes(torch.arange(20), 4)))
 def test_hidden_make_batches_names_each_mistake(check_close, mistake):
     def wrong(ids, seq_len):

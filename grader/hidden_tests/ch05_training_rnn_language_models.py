@@ -6,7 +6,8 @@ import torch
 from grader.hidden_tests import diagnose, one_per_case
 from grader.probes.ch05_training_rnn_language_models import (
     FEEDBACK_BUMP, FEEDBACK_START, FEEDBACK_TEMPERATURE, REPEAT_N, SAMPLE_N, SAMPLE_SCORES, SAMPLE_TEMPERATURES,
-    SEEDS, SHAPE_CASES, TRAIN_SETTINGS, batch_case, cross_entropy_cases, flat_parameters, small_model, train_case)
+    SEEDS, SHAPE_CASES, STATE_BUMP, STATE_N, STATE_START, TRAIN_SETTINGS, batch_cases, cross_entropy_cases,
+    flat_parameters, small_model, train_case)
 from grader.reference import ch05_training_rnn_language_models as ref
 
 
@@ -38,8 +39,7 @@ def batch_mistakes(ids, seq_len):
 
 
 def judge_make_batches(got, check_close):
-    for seed, out in one_per_case(got, SEEDS, "make_batches"):
-        ids, seq_len = batch_case(seed)
+    for (ids, seq_len), out in one_per_case(got, batch_cases(), "make_batches"):
         x, y = ref.make_batches(ids, seq_len)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise AssertionError(f"make_batches: expected a pair (inputs, targets), got {type(out).__name__}.")
@@ -198,6 +198,16 @@ def judge_sample(got, check_close):
                 hits.mean() if not ok else p_hit.mean(), p_hit.mean(), (),
                 "feed each sampled id back into the model (with the hidden state) to get the next logits; "
                 "do not keep predicting from the start.")
+    # The state must be passed on: the stand-in's favourite id is the number of ids it has read, mod V.
+    out = _ids(got["state"], STATE_N)
+    favourite = (len(STATE_START) + np.arange(STATE_N)) % V
+    p_fav = np.array([_probs(c + STATE_BUMP * np.eye(V)[f], 1.0)[f] for f in favourite])
+    hits = out == favourite
+    ok = abs(hits.sum() - p_fav.sum()) <= 5 * np.sqrt((p_fav * (1 - p_fav)).sum())
+    check_close("share of steps that follow a stand-in model whose scores depend on its hidden state",
+                hits.mean() if not ok else p_fav.mean(), p_fav.mean(), (),
+                "pass the state the model returned into the next call (logits, h = model(next_id, h)); "
+                "a sampler that drops it restarts the model's memory at every step.")
     a, b = (_ids(out, REPEAT_N) for _, out in one_per_case(got["repeat"], range(2), "sample"))
     check_close("two samples with equally seeded generators", a.astype(float), b.astype(float),
                 ("step",), "use the generator argument for every random draw (torch.multinomial(..., generator=generator)).")

@@ -71,12 +71,22 @@ def embed_case(seed):
     return contexts, E
 
 
+def upstream(seed, shape):
+    """Seeded weights w for the scalar sum(w * embed(...)): its gradient shows how the result is connected to E."""
+    return torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
 def probe_embed(embed):
+    """Per seed: the embedding, and E.grad after backpropagating sum(upstream * embedding) (None: not connected)."""
     out = []
     for seed in SEEDS:
         contexts, E = embed_case(seed)
-        got = embed(fresh(contexts), fresh(E))
-        out.append({"embedding": got, "requires_grad": isinstance(got, torch.Tensor) and bool(got.requires_grad)})
+        E = fresh(E)
+        got = embed(fresh(contexts), E)
+        connected = isinstance(got, torch.Tensor) and bool(got.requires_grad)
+        if connected:
+            (got * upstream(seed, got.shape).to(got.dtype)).sum().backward()
+        out.append({"embedding": got, "requires_grad": connected, "E_grad": E.grad})
     return out
 
 
