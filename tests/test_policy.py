@@ -1,4 +1,5 @@
 """Static checks of student code: honest answers pass untouched, tricks are named."""
+import numpy as np
 import pytest
 
 from grader.course import SOLUTIONS, assignments
