@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from counting import counted
 from grader import datasets
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch03_fixed_window_neural_lm as hidden
@@ -175,14 +176,10 @@ def test_check_close_handles_tensors_that_require_grad(check_close, capsys):
 # --- the hidden tests: pass on the reference, name each catalogued mistake -----------------
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
-    namespace, calls = {}, []
-
-    def counted(what, *args, **kwargs):
-        calls.append(what)
-        return check_close(what, *args, **kwargs)
+    namespace, (checkers, calls) = {}, counted(check_close=check_close)
     for part in ("make_windows", "embed", "window_lm_forward", "perplexity", "train"):
         before = len(calls)
-        check_part(A, part, getattr(ref, part), namespace, check_close=counted)
+        check_part(A, part, getattr(ref, part), namespace, **checkers)
         assert len(calls) > before, part
     assert capsys.readouterr().out.count("ok:") == len(calls)  # every check the judges made passed
     assert namespace["window_lm_forward"] is ref.window_lm_forward

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from counting import counted
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch06_backpropagation_through_time as hidden
 from grader.hidden_tests import check_part
@@ -85,7 +86,9 @@ def test_jacobians_match_autograd():
                 return h
             expected = torch.autograd.functional.jacobian(run, torch.from_numpy(H[k])).numpy()
             np.testing.assert_allclose(ref.jacobian_product(H, W_hh, k, t), expected, atol=1e-12)
-    np.testing.assert_allclose(ref.step_jacobian(H[2], W_hh), ref.jacobian_product(H, W_hh, 1, 2))
+    one_step = torch.autograd.functional.jacobian(  # dh_2/dh_1 by autograd, not through jacobian_product
+        lambda h: torch.tanh(torch.from_numpy(W_xh @ X[2] + b_h) + torch.from_numpy(W_hh) @ h), torch.from_numpy(H[1]))
+    np.testing.assert_allclose(ref.step_jacobian(H[2], W_hh), one_step.numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 100])
@@ -150,16 +153,14 @@ def test_probe_forward_is_the_reference_forward():
 
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
-    ns = {}
-    check_part(A, "rnn_backward", ref.rnn_backward, check_close=check_close)
-    check_part(A, "step_jacobian", ref.step_jacobian, check_close=check_close)
-    check_part(A, "jacobian_product", ref.jacobian_product, ns, check_close=check_close)
-    check_part(A, "truncated_bptt_grads", ref.truncated_bptt_grads, ns, check_close=check_close)
+    ns, (checkers, calls) = {}, counted(check_close=check_close)
+    for part in ("rnn_backward", "step_jacobian", "jacobian_product", "truncated_bptt_grads"):
+        before = len(calls)
+        check_part(A, part, getattr(ref, part), ns, **checkers)
+        assert len(calls) > before, part
     assert ns["rnn_backward"] is ref.rnn_backward and ns["step_jacobian"] is ref.step_jacobian
     assert ns["rnn_forward"] is ref.rnn_forward
-    out = capsys.readouterr().out
-    n = len(probes.SEEDS)
-    assert out.count("ok:") == n * (6 + 1 + 4 + 2 * 5), out
+    assert capsys.readouterr().out.count("ok:") == len(calls)  # every check the judges made passed
 
 
 def test_later_parts_are_graded_on_reference_earlier_parts(check_close):

@@ -115,6 +115,15 @@ def _variant(seed, x, y, max_norm, lr, steps, kind):
     return flat_parameters(model).numpy()
 
 
+def _reference_run(seed, x, y, max_norm, lr, steps):
+    """Parameters after `steps` calls of the reference train_step, from the probe's start."""
+    model = small_model(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(steps):
+        ref.train_step(model, opt, x, y, max_norm)
+    return flat_parameters(model).numpy()
+
+
 TRAIN_MISTAKES = {
     "gradients clipped per parameter instead of by the global norm of all of them": "per parameter",
     "gradients clipped by value instead of by their global norm": "clip by value",
@@ -134,7 +143,7 @@ def judge_train_step(got, check_close):
         # clipping active (small max_norm) and inactive (large max_norm); two steps to expose accumulation
         for max_norm, lr in TRAIN_SETTINGS:
             run = next(runs)
-            expected = _variant(seed, x, y, max_norm, lr, 2, "right")
+            expected = _reference_run(seed, x, y, max_norm, lr, 2)
             wrong = {m: _variant(seed, x, y, max_norm, lr, 2, k) for m, k in TRAIN_MISTAKES.items()}
             wrong = {m: w for m, w in wrong.items() if not np.allclose(w, expected, rtol=1e-5, atol=1e-7)}
             hint = diagnose(run["parameters"], wrong) or (
@@ -142,7 +151,7 @@ def judge_train_step(got, check_close):
                 "backward, clip_grad_norm_ over all parameters, then step.")
             what = f"parameters after two train_step calls (B={B}, T={T}, max_norm={max_norm:g})"
             check_close(what, run["parameters"], expected, ("parameter entry",), hint)
-            first = _loss(small_model(seed), x, y).item()
+            first = ref.sequence_cross_entropy(small_model(seed)(x)[0], y)[0].item()
             got_loss = run["losses"][0]
             got_loss = got_loss.numpy() if torch.is_tensor(got_loss) else got_loss
             hint = diagnose(got_loss, {"the loss summed over tokens instead of averaged": first * B * T})

@@ -17,7 +17,7 @@ def random_case(seed):
     B, T, C = (int(n) for n in rng.integers([2, 3, 2], [5, 8, 5]))
     if seed == BOUNDARY_SEED:
         B, T = 1, 1
-    H = HIDDEN_SIZES[seed]
+    H = HIDDEN_SIZES[seed] if seed in HIDDEN_SIZES else int(rng.integers(2, 6))
     D = H + int(rng.integers(1, 4))
     return dict(
         X=rng.normal(size=(B, T, D)),
