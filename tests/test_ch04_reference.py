@@ -151,3 +151,59 @@ def test_judges_refuse_a_forged_report(check_close, part, forged):
     """A kernel that replaced the probe can send anything: a short or odd report must fail, not pass."""
     with pytest.raises(AssertionError, match="did not receive"):
         getattr(hidden, f"judge_{part}")(forged, check_close)
+
+
+def _forward_mistake(name):
+    return lambda X, h0, W_xh, W_hh, b_h: hidden.forward_mistakes(X, h0, W_xh, W_hh, b_h)[name]
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.forward_mistakes(*probes.forward_args(probes.SEEDS[0]))))
+def test_hidden_forward_test_names_each_mistake(check_close, mistake):
+    import re
+
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:20])):
+        check_part(A, "rnn_forward", _forward_mistake(mistake), check_close=check_close)
+
+
+@pytest.mark.parametrize("student,says", [
+    (lambda X, h0, W_xh, W_hh, b_h, W_hy, b_y: ref.rnn_forward(X, h0, W_xh, W_hh, b_h)[:, 0] @ W_hy.T + b_y,
+     "first hidden state"),
+    (lambda X, h0, W_xh, W_hh, b_h, W_hy, b_y: ref.rnn_forward(X, h0, W_xh, W_hh, b_h).mean(1) @ W_hy.T + b_y,
+     "mean of all hidden states"),
+    (lambda X, h0, W_xh, W_hh, b_h, W_hy, b_y: ref.rnn_forward(X, h0, W_xh, W_hh, b_h)[:, -1] @ W_hy.T,
+     "missing output bias"),
+])
+def test_hidden_many_to_one_test_names_each_mistake(check_close, student, says):
+    with pytest.raises(AssertionError, match=says):
+        check_part(A, "many_to_one_logits", student, check_close=check_close)
+
+
+@pytest.mark.parametrize("student,says", [
+    (lambda logits, targets: ref.cross_entropy(logits, targets) * len(targets), "sum over the batch"),
+    (lambda logits, targets: ref.cross_entropy(logits, targets) / np.log(2), "base-2 logarithm"),
+    (lambda logits, targets: -ref.cross_entropy(logits, targets), "missing minus sign"),
+    (lambda logits, targets: -np.log((np.exp(logits) / np.exp(logits).sum(1, keepdims=True))[
+        np.arange(len(targets)), targets]).mean(), "subtract each row's maximum"),
+])
+def test_hidden_cross_entropy_test_names_each_mistake(check_close, student, says):
+    with np.errstate(all="ignore"), pytest.raises(AssertionError, match=says):
+        check_part(A, "cross_entropy", student, check_close=check_close)
+
+
+def test_probe_sizes_vary_and_reach_the_boundary():
+    """H and D are not the same in every case, and one case is a single sequence of a single step."""
+    cases = [probes.random_case(seed) for seed in probes.SEEDS]
+    assert len({c["W_hh"].shape[0] for c in cases}) == len(cases)
+    assert len({c["X"].shape[2] for c in cases}) > 1
+    assert any(c["X"].shape[:2] == (1, 1) for c in cases)
+
+
+def test_a_forward_that_squeezes_fails_only_at_the_boundary(check_close):
+    """np.squeeze is right for B, T > 1 and wrong for B = T = 1: the boundary case catches it."""
+    def squeezed(X, h0, W_xh, W_hh, b_h):
+        return np.squeeze(ref.rnn_forward(X, h0, W_xh, W_hh, b_h))
+    for seed in probes.SEEDS:
+        args = probes.forward_args(seed)
+        assert (squeezed(*args).shape == ref.rnn_forward(*args).shape) == (seed != probes.BOUNDARY_SEED)
+    with pytest.raises(AssertionError, match=r"got shape \(2,\), expected \(1, 1, 2\)"):
+        check_part(A, "rnn_forward", squeezed, check_close=check_close)

@@ -253,3 +253,31 @@ def test_every_known_mistake_changes_the_output():
         truncated = ref.truncated_bptt_grads(*args, 2)
         for name, wrong in hidden.truncated_mistakes(args, 2).items():
             assert any(not np.allclose(wrong[n], truncated[n]) for n in truncated), name
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.product_mistakes(*probes.product_args(probes.SEEDS[0]), 1, 4)))
+def test_hidden_product_test_names_each_mistake(check_close, mistake):
+    students = {"wrong order": lambda H, W, k, t: hidden._product(H, W, k, t, order="earlier-left"),
+                "one factor too many": lambda H, W, k, t: hidden._product(H, W, k - 1, t),
+                "off by one in time": lambda H, W, k, t: hidden._product(H, W, k, t, shift=-1),
+                "W_hh alone": lambda H, W, k, t: np.linalg.matrix_power(W, t - k)}
+    student = next(s for words, s in students.items() if words in mistake)
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:25])):
+        check_part(A, "jacobian_product", student, check_close=check_close)
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.truncated_mistakes(probes.args_of(probes.random_case(601)), 2)))
+def test_hidden_truncated_test_names_each_mistake(check_close, mistake):
+    def student(X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y, k):
+        wrong = hidden.truncated_mistakes((X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y), k)[mistake]
+        return {n: wrong[n] for n in ref.GRAD_NAMES[:-1]}
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:25])):
+        check_part(A, "truncated_bptt_grads", student, check_close=check_close)
+
+
+def test_probe_sizes_vary_and_reach_the_boundaries():
+    """B is not the same in every case (one case has B = 1); k = 1 and k = T are among the truncations."""
+    cases = [probes.random_case(seed) for seed in probes.SEEDS]
+    assert len({c["X"].shape[0] for c in cases}) == len(cases) and min(c["X"].shape[0] for c in cases) == 1
+    for seed, c in zip(probes.SEEDS, cases):
+        assert {1, c["X"].shape[1]} <= set(probes.truncation_lengths(seed))
