@@ -371,3 +371,14 @@ def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
     assert namespace["embed"] is ref.embed
     check_part(A, "train", ref.train, namespace, check_close=check_close)
     assert namespace["perplexity"] is ref.perplexity and namespace["make_windows"] is ref.make_windows
+
+
+def test_a_squeezed_embedding_fails_only_on_the_single_window_batch(check_close):
+    """The boundary case (N = 1) is among the probe's; squeeze is right everywhere else."""
+    def squeezed(contexts, E):
+        return ref.embed(contexts, E).squeeze()
+    for seed in probes.SEEDS:
+        contexts, E = probes.embed_case(seed)
+        assert (squeezed(contexts, E).shape == ref.embed(contexts, E).shape) == (seed != probes.BOUNDARY_SEED)
+    with pytest.raises(AssertionError, match="got shape"):
+        check_part(A, "embed", squeezed, check_close=check_close)
