@@ -31,8 +31,10 @@ def torch_grads(X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y, k=None):
     return {n: p.grad.numpy() for n, p in zip(ref.GRAD_NAMES, ps)}
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", [*range(4), *probes.SEEDS])
 def test_forward_loss_matches_torch_rnn(seed):
+    """torch.nn.RNN is the oracle of all three copies of the forward pass: the reference, the probe's
+    (which builds the caches it feeds to rnn_backward) and the notebook's setup cell."""
     c = probes.random_case(seed)
     rnn = torch.nn.RNN(c["W_xh"].shape[1], c["W_xh"].shape[0], batch_first=True).double()
     with torch.no_grad():
@@ -43,9 +45,13 @@ def test_forward_loss_matches_torch_rnn(seed):
         out = rnn(torch.from_numpy(c["X"]), torch.from_numpy(c["h0"])[None])[0]
         logits = out @ torch.from_numpy(c["W_hy"]).T + torch.from_numpy(c["b_y"])
         expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(c["Y"]).flatten()).item()
-    loss, cache = ref.rnn_forward(*probes.args_of(c))
-    np.testing.assert_allclose(loss, expected, rtol=1e-12)
-    np.testing.assert_allclose(cache["H"], out.numpy(), rtol=1e-10, atol=1e-12)
+    setup_loss, setup_cache = setup_namespace(SOLUTIONS, A)["rnn_forward"](*probes.args_of(c))
+    for loss, cache in (ref.rnn_forward(*probes.args_of(c)), (setup_loss, setup_cache), (None, probes.forward_cache(seed))):
+        if loss is not None:
+            np.testing.assert_allclose(loss, expected, rtol=1e-12)
+        np.testing.assert_allclose(cache["H"], out.numpy(), rtol=1e-10, atol=1e-12)
+        P = torch.softmax(logits, dim=2).numpy()
+        np.testing.assert_allclose(cache["P"], P, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))
