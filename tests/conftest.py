@@ -82,7 +82,10 @@ SABOTEUR = r'''
 import json as _json, os as _os, time as _time
 _planted = "PLANTED = True\nimport numpy\nnumpy.tanh = lambda x: 0 * x\n"
 _written = []
-for _dir in (_os.path.expanduser("~/.ipython/profile_default/startup"), _os.path.expanduser("~/.ipython/startup")):
+# A test must never vandalise the machine it runs on: outside the sandbox (not user nobody) it does nothing.
+_inside = _os.getuid() == 65534
+_homes = (_os.path.expanduser("~/.ipython/profile_default/startup"), _os.path.expanduser("~/.ipython/startup"))
+for _dir in _homes if _inside else ():
     try:
         _os.makedirs(_dir, exist_ok=True)
         with open(_os.path.join(_dir, "00-planted.py"), "w") as _f:
@@ -91,7 +94,7 @@ for _dir in (_os.path.expanduser("~/.ipython/profile_default/startup"), _os.path
     except OSError:
         pass
 _stop = _time.monotonic() + 10
-_tops = [_os.path.expanduser("~"), _os.getcwd(), "/tmp", "/dev/shm", "/"]  # the likely writable places first
+_tops = [_os.path.expanduser("~"), _os.getcwd(), "/tmp", "/dev/shm", "/"] if _inside else []  # likely places first
 _walk = (_step for _top in _tops for _step in _os.walk(_top))
 for _top, _subdirs, _files in _walk:
     _subdirs[:] = [d for d in _subdirs if _os.path.join(_top, d) not in ("/proc", "/sys", "/dev")]
@@ -123,7 +126,7 @@ for _top, _subdirs, _files in _walk:
                     _written.append(_path)
             except (OSError, ValueError, UnicodeDecodeError):
                 pass
-print("SABOTAGED", len(_written))
+print("SABOTAGED", len(_written) if _inside else "nothing: not in the sandbox")
 '''
 
 
