@@ -33,6 +33,12 @@ TORCH_FORWARD = """def rnn_forward(X, h0, W_xh, W_hh, b_h):
 """
 
 
+THROUGH_THE_HELPER = "def rnn_forward(X, h0, W_xh, W_hh, b_h):\n    return torch_rnn_states(X, h0, W_xh, W_hh, b_h)\n"
+# the same, out of the static check's sight: only running the part with torch switched off stops it
+THROUGH_THE_HIDDEN_HELPER = """def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    return globals()["torch_" + "rnn_states"](X, h0, W_xh, W_hh, b_h)
+"""
+
 MEMORY_HOG = """def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
     scratch = np.ones(2**30)
     return np.tanh(x_t @ W_xh.T + h_prev @ W_hh.T + b_h + 0 * scratch[0])
@@ -216,6 +222,8 @@ def hostile_and_broken(class_root=Path("/nonexistent")):
         "patched_checker": (A, f"{A}.ipynb", with_cell_code(
             "cross_entropy", "\ncheck_close = lambda what, *args, **kwargs: print(f'ok: {what}')\n")),
         "torch_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": TORCH_FORWARD})),
+        "torch_helper_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": THROUGH_THE_HELPER})),
+        "hidden_torch_helper_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": THROUGH_THE_HIDDEN_HELPER})),
         # 8 GiB of ones: fine for this machine without a cap, a MemoryError under the kernel's 4 GiB cap
         "memory_hog": (A, f"{A}.ipynb", filled(A, {"rnn_step": MEMORY_HOG})),
         # cheats the static check misses: the sandbox and the out-of-kernel verdict must stop them
