@@ -283,7 +283,7 @@ def test_hidden_train_names_each_mistake(check_close, mistake):
     (lambda params, c, t, steps, lr: [1.0] * steps, "did not change"),
     (lambda params, c, t, steps, lr: [x * len(t) for x in ref.train(params, c, t, steps, lr)], "summed loss"),
     (lambda params, c, t, steps, lr: ref.train(params, c, t, steps + 1, lr)[1:], "losses\\[0\\]"),
-    (lambda params, c, t, steps, lr: ref.train(params, c, t, 5, lr) + [0.0] * (steps - 5), "held-out perplexity"),
+    (lambda params, c, t, steps, lr: ref.train(params, c, t, 5, lr) + [0.0] * (steps - 5), "the exercise's loop"),
     (lambda params, c, t, steps, lr: ref.train({k: v.detach().clone().requires_grad_() for k, v in params.items()},
                                                c, t, steps, lr), "did not change"),
     (lambda params, c, t, steps, lr: (ref.train(params, c, t, steps, lr), params.pop("b2"))[0],
