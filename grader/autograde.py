@@ -52,8 +52,9 @@ def _start_worker(workdir, timeout, limits, hide):
     atexit.register(shutil.rmtree, _private, True)
     os.environ[LAUNCH_LOG_ENV] = str(Path(_private) / "launches.jsonl")  # kernels' launchers write it
     kernel_name = install_grading_kernel(workdir, **limits, hide=hide)
+    # The socket path is replaced before every run; this one names no folder, so a run that kept it fails closed.
     _api = NbGraderAPI(config=nbgrader_config(workdir, timeout=timeout, kernel_name=kernel_name,
-                                              kernel_socket=Path(_private) / "kernel"))  # replaced per run
+                                              kernel_socket=Path(_private) / "no-such-folder" / "kernel"))
 
 
 def _autograde_in_fresh_socket_folder(assignment, student):
