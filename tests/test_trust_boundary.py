@@ -172,6 +172,7 @@ def test_every_assignments_check_close_refuses_floats_where_integers_are_asked(a
         check_close("counts", [3.0, 1.0], np.array([3, 1]))
     check_close("counts", [3, 1], np.array([3, 1]))
     check_close("values", np.array([3, 1]), np.array([3.0, 1.0]))  # integers where floats are asked are fine
+    check_close("values", np.array([3.0, 1.0]), [3, 1])  # a hand-written list of whole numbers asks for no dtype
 
 
 # --- dispatch: a test cell is graded through its hidden region, or it is the course's error -----------
