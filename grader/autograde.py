@@ -1,7 +1,8 @@
 """Grade a folder of submissions in parallel and record a status for every one of them.
 
 Each worker process imports nbgrader once and grades many submissions (nbgrader's own
-start-up costs about 2 s per process), with its kernel on a private Unix socket.
+start-up costs about 2 s per process). Each kernel gets Unix sockets in a folder of its own
+(and, in the sandbox, a fresh HOME), so nothing one submission's kernel writes reaches the next.
 """
 import atexit
 import json
