@@ -31,9 +31,10 @@ SLOW_ON_PURPOSE = {"endless_loop", "ignores_interrupt", "dead_kernel", "keeps_ki
 def make_class(root, size):
     """``size`` submissions of chapter 4: the fast hostile and broken ones, each bank mistake twice, then correct ones.
 
-    The snooping submission is left out: graded without the sandbox it writes into the course folder.
+    The snooping and sabotaging submissions are left out: graded without the sandbox they would write into
+    the course folder (the saboteur's own guard makes it do nothing outside the sandbox, which would skew timings).
     """
-    hostile = {s: c for s, c in hostile_and_broken(root).items() if s not in SLOW_ON_PURPOSE | {"snoop"}}
+    hostile = {s: c for s, c in hostile_and_broken(root).items() if s not in SLOW_ON_PURPOSE | {"snoop", "saboteur"}}
     for student, (assignment, name, content) in hostile.items():
         write_submission(root, student, assignment, name, content)
     wrong = [(name, m) for (a, name), m in banks().items() if a == A] * 2

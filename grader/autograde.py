@@ -1,7 +1,8 @@
 """Grade a folder of submissions in parallel and record a status for every one of them.
 
 Each worker process imports nbgrader once and grades many submissions (nbgrader's own
-start-up costs about 2 s per process), with its kernel on a private Unix socket.
+start-up costs about 2 s per process). Each kernel gets Unix sockets in a folder of its own
+(and, in the sandbox, a fresh HOME), so nothing one submission's kernel writes reaches the next.
 """
 import atexit
 import json
@@ -25,6 +26,7 @@ from grader.submissions import discover, stage
 from grader.verdicts import FatalCell
 
 _api = None  # one NbGraderAPI per worker process
+_private = None  # the worker's private folder (its launch log)
 TIMEOUT_MARK = "Timeout waiting for execute reply"  # nbgrader's log line when it interrupts a cell
 MAX_SKIPPED_CELLS = 3  # a notebook whose cells keep killing the kernel is failed after this many
 
@@ -39,37 +41,56 @@ def quiet_library_warnings():
 
 
 def _start_worker(workdir, timeout, limits, hide):
-    """Per worker: nbgrader once, a private folder for kernel sockets, and the sandbox's settings (unless hide is None)."""
-    global _api
+    """Per worker: nbgrader once, the kernelspec (sandboxed unless hide is None), and a private launch log."""
+    global _api, _private
     prepare_environment()
     quiet_library_warnings()
     from nbgrader.apps import NbGraderAPI
 
-    from grader.limited_kernel import SANDBOX_ENV
+    from grader.limited_kernel import LAUNCH_LOG_ENV
 
-    socket_dir = tempfile.mkdtemp(prefix="rnnk-")  # short: Unix socket paths are limited to ~100 bytes
-    atexit.register(shutil.rmtree, socket_dir, True)
-    if hide is not None:
-        config = Path(socket_dir) / "sandbox.json"
-        config.write_text(json.dumps({"hide": hide, "writable": [socket_dir],
-                                      "home": str(sandbox.scratch_home(socket_dir))}))
-        os.environ[SANDBOX_ENV] = str(config)
-    kernel_name = install_grading_kernel(workdir, **limits, sandbox=hide is not None)
+    _private = tempfile.mkdtemp(prefix="rnnw-")  # the worker's own: never bound into a kernel
+    atexit.register(shutil.rmtree, _private, True)
+    os.environ[LAUNCH_LOG_ENV] = str(Path(_private) / "launches.jsonl")  # kernels' launchers write it
+    kernel_name = install_grading_kernel(workdir, **limits, hide=hide)
+    # The socket path is replaced before every run; this one names no folder, so a run that kept it fails closed.
     _api = NbGraderAPI(config=nbgrader_config(workdir, timeout=timeout, kernel_name=kernel_name,
-                                              kernel_socket=Path(socket_dir) / "kernel"))
+                                              kernel_socket=Path(_private) / "no-such-folder" / "kernel"))
 
 
-def _grade_one(student, assignment):
+def _autograde_in_fresh_socket_folder(assignment, student):
+    """One nbgrader run, its kernel on sockets in a folder of its own, removed after; and the kernels' launches."""
+    socket_dir = tempfile.mkdtemp(prefix="rnnk-")  # short: Unix socket paths are limited to ~100 bytes
+    log = Path(_private) / "launches.jsonl"
+    log.unlink(missing_ok=True)
+    _api.config.KernelManager.ip = str(Path(socket_dir) / "kernel")
+    try:
+        result = _api.autograde(assignment, student, force=True, create=True)
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    launches = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, launches
+
+
+def enforced(launches, hide):
+    """Was every kernel of a submission started in the sandbox, hiding what it should? (False if none started.)"""
+    return bool(launches) and hide is not None and all(
+        launch["sandboxed"] and launch["hide"] == list(hide) for launch in launches)
+
+
+def _grade_one(student, assignment, hide=None):
     """Autograde one submission; if a cell stops the whole run, grade it again without that cell.
 
     A kernel that dies before running any cell is the machine's fault, not the student's: one more try.
+    ``sandboxed`` in the result says whether every kernel it ran in was started in the sandbox.
     """
-    start, skipped, logs, retried_start = time.perf_counter(), [], [], False
+    start, skipped, logs, retried_start, launches = time.perf_counter(), [], [], False, []
     FatalCell.skip = {}
     try:
         while True:
             FatalCell.last, FatalCell.started = None, False
-            result = _api.autograde(assignment, student, force=True, create=True)
+            result, started = _autograde_in_fresh_socket_folder(assignment, student)
+            launches += started
             logs.append((result.get("log") or "") + (result.get("error") or ""))
             if not result["success"] and not FatalCell.started and not retried_start and kernel_trouble(logs[-1]):
                 retried_start = True
@@ -83,7 +104,8 @@ def _grade_one(student, assignment):
         FatalCell.skip = {}
     return {"success": result["success"], "log": "\n---- graded again ----\n".join(logs),
             "error": result.get("error") or "", "seconds": time.perf_counter() - start, "skipped": skipped,
-            "no_cell_ran": not result["success"] and not FatalCell.started and kernel_trouble(logs[-1])}
+            "no_cell_ran": not result["success"] and not FatalCell.started and kernel_trouble(logs[-1]),
+            "sandboxed": enforced(launches, hide)}
 
 
 def kernel_trouble(log):
@@ -177,7 +199,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo))), mp_context=context,
                                  initializer=_start_worker, initargs=(str(workdir), timeout, limits, hide)) as pool:
-            futures = {pool.submit(_grade_one, s.student, s.assignment): s for s in todo}
+            futures = {pool.submit(_grade_one, s.student, s.assignment, hide): s for s in todo}
             for future in tqdm(as_completed(futures), total=len(futures), desc="autograde", unit="notebook",
                                disable=not progress):
                 sub = futures[future]
@@ -185,7 +207,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
                     outcome = future.result()
                 except Exception as err:  # the grader itself broke on this one; keep going with the rest
                     grader_errors += 1
-                    outcome = {"success": False, "log": "", "error": repr(err), "seconds": 0.0}
+                    outcome = {"success": False, "log": "", "error": repr(err), "seconds": 0.0, "sandboxed": False}
                 log_file = logs / f"{sub.student}__{sub.assignment}.log"
                 log_file.write_text(outcome["log"] + "\n" + outcome["error"])
                 if not outcome["success"]:
@@ -200,7 +222,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
                     entry = {"status": "flagged", "reason": "; ".join(reasons)}
                 else:
                     entry = {"status": "graded", "reason": ""}
-                entry.update(seconds=round(outcome["seconds"], 3), log=str(log_file), sandboxed=sandboxed)
+                entry.update(seconds=round(outcome["seconds"], 3), log=str(log_file), sandboxed=outcome["sandboxed"])
                 status[sub.key] = entry
     (workdir / "status.json").write_text(json.dumps(status, indent=1, sort_keys=True))
     rows = export_grades(workdir, csv_path)

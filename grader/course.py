@@ -39,8 +39,12 @@ def prepare_environment():
         os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
 
 
-def install_grading_kernel(workdir, memory_mb=4096, cpu_seconds=600, file_mb=256, sandbox=False):
-    """Write the resource-limited kernelspec under ``workdir`` and make Jupyter find it (JUPYTER_PATH)."""
+def install_grading_kernel(workdir, memory_mb=4096, cpu_seconds=600, file_mb=256, hide=None):
+    """Write the resource-limited kernelspec under ``workdir`` and make Jupyter find it (JUPYTER_PATH).
+
+    With ``hide`` (a list of folders) the kernels start in the sandbox, hiding those folders; the list
+    is on the kernelspec's command line, in the grading folder, which no kernel can see.
+    """
     import json
 
     from grader.limited_kernel import KERNEL_NAME, kernelspec
@@ -48,7 +52,7 @@ def install_grading_kernel(workdir, memory_mb=4096, cpu_seconds=600, file_mb=256
     folder = Path(workdir).resolve() / "jupyter"
     spec = folder / "kernels" / KERNEL_NAME / "kernel.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(json.dumps(kernelspec(memory_mb, cpu_seconds, file_mb, sandbox), indent=1))
+    spec.write_text(json.dumps(kernelspec(memory_mb, cpu_seconds, file_mb, hide), indent=1))
     paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     if str(folder) not in paths:
         os.environ["JUPYTER_PATH"] = os.pathsep.join([str(folder), *paths])

@@ -5,8 +5,11 @@ The grader's kernelspec runs ``python -m grader.limited_kernel --memory-mb M --c
 MemoryError in the student's cell instead of taking the machine), a CPU-time cap for the whole
 notebook (past it the kernel is killed, and the submission is reported failed), a cap on the
 size of files it writes, and no core dumps. Then it becomes an ordinary ipykernel.
-With ``--sandbox`` it first re-starts itself inside bubblewrap (``grader.sandbox``), configured
-by the JSON file named in ``$RNN_GRADER_SANDBOX`` (what to hide, what may be written).
+With ``--sandbox`` it first re-starts itself inside bubblewrap (``grader.sandbox``): the folders
+to hide come on its command line (``--hide``, from the kernelspec the grader writes, which no
+kernel can reach), the only host folder it may write besides its own is the socket folder named
+in its connection file (one per kernel), and each start is recorded, for ``status.json``, in
+the file named by ``$RNN_GRADER_LAUNCH_LOG`` (a folder of the worker's that no kernel can see).
 """
 import argparse
 import json
@@ -16,7 +19,7 @@ import signal
 import sys
 
 KERNEL_NAME = "rnn-course-limited"
-SANDBOX_ENV = "RNN_GRADER_SANDBOX"
+LAUNCH_LOG_ENV = "RNN_GRADER_LAUNCH_LOG"
 
 
 def apply_limits(memory_mb, cpu_seconds, file_mb):
@@ -31,11 +34,12 @@ def limit_args(memory_mb, cpu_seconds, file_mb):
     return ["--memory-mb", str(memory_mb), "--cpu-seconds", str(cpu_seconds), "--file-mb", str(file_mb)]
 
 
-def kernelspec(memory_mb, cpu_seconds, file_mb, sandbox=False):
-    """The kernel.json that starts this module with the given limits (and in the sandbox)."""
+def kernelspec(memory_mb, cpu_seconds, file_mb, hide=None):
+    """The kernel.json that starts this module with the given limits (and in the sandbox, hiding ``hide``)."""
+    sandbox = ["--sandbox", *(arg for path in hide for arg in ("--hide", path))] if hide is not None else []
     return {
         "argv": [sys.executable, "-m", "grader.limited_kernel", *limit_args(memory_mb, cpu_seconds, file_mb),
-                 *(["--sandbox"] if sandbox else []), "-f", "{connection_file}"],
+                 *sandbox, "-f", "{connection_file}"],
         "display_name": f"Python 3 (grading: {memory_mb} MB, {cpu_seconds} s CPU{', sandboxed' if sandbox else ''})",
         "language": "python",
     }
@@ -46,9 +50,30 @@ def parser():
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space cap (default: %(default)s)")
     p.add_argument("--cpu-seconds", type=int, default=600, help="CPU time for the whole notebook (default: %(default)s)")
     p.add_argument("--file-mb", type=int, default=256, help="largest file the kernel may write (default: %(default)s)")
-    p.add_argument("--sandbox", action="store_true", help=f"run inside bubblewrap, configured by ${SANDBOX_ENV}")
+    p.add_argument("--sandbox", action="store_true", help="run inside bubblewrap")
+    p.add_argument("--hide", action="append", default=[], metavar="PATH",
+                   help="a folder the sandboxed kernel sees as an empty one (repeat it)")
     p.add_argument("-f", dest="connection_file", required=True, help="the kernel's connection file")
     return p
+
+
+def socket_folder(connection_file):
+    """The folder of the kernel's Unix sockets, from its connection file: the one host folder it may write."""
+    with open(connection_file) as f:
+        info = json.load(f)
+    if info.get("transport") != "ipc" or not os.path.isdir(os.path.dirname(info.get("ip") or "/nonexistent/x")):
+        sys.exit(f"--sandbox needs a kernel on Unix sockets in a folder of its own; {connection_file} has "
+                 f"transport {info.get('transport')!r}, ip {info.get('ip')!r}")
+    return os.path.dirname(info["ip"])
+
+
+def record_launch(connection_file, sandboxed, hide=()):
+    """Append what this start enforces to the worker's launch log (when the worker keeps one)."""
+    log = os.environ.get(LAUNCH_LOG_ENV)
+    if log:
+        with open(log, "a") as f:
+            f.write(json.dumps({"connection_file": os.path.abspath(connection_file), "sandboxed": sandboxed,
+                                "hide": list(hide)}) + "\n")
 
 
 def main(argv=None):
@@ -56,17 +81,17 @@ def main(argv=None):
     if args.sandbox:
         from grader import sandbox
 
-        if SANDBOX_ENV not in os.environ:
-            sys.exit(f"--sandbox needs ${SANDBOX_ENV} (the sandbox's JSON configuration)")
-        config = json.loads(open(os.environ[SANDBOX_ENV]).read())
         inner = [sys.executable, "-m", "grader.limited_kernel",
                  *limit_args(args.memory_mb, args.cpu_seconds, args.file_mb), "-f", args.connection_file]
-        cmd = sandbox.command(inner, hide=config["hide"], writable=config["writable"], cwd=os.getcwd(),
-                              home=config["home"], connection_file=os.path.abspath(args.connection_file))
+        cmd = sandbox.command(inner, hide=args.hide, writable=[socket_folder(args.connection_file)],
+                              cwd=os.getcwd(), connection_file=os.path.abspath(args.connection_file))
+        record_launch(args.connection_file, True, args.hide)
+        os.environ.pop(LAUNCH_LOG_ENV, None)  # the kernel inside is not the launcher: it records nothing
         # An interrupt goes to the whole process group: bwrap must survive it (and pass on the ignore, which
         # ipykernel overrides while it runs a cell) or the kernel dies instead of stopping the cell.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         os.execv(cmd[0], cmd)
+    record_launch(args.connection_file, False)
     apply_limits(args.memory_mb, args.cpu_seconds, args.file_mb)
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", args.connection_file])
 

@@ -69,6 +69,26 @@ def assignment_policy(assignment):
     return getattr(module, "POLICY", {})
 
 
+def helpers_using(sources, names):
+    """Functions and classes defined in ``sources`` (instructor cells) that use a module in ``names``,
+    directly or through another such helper: a numpy-only part must not call them either."""
+    defs = {}
+    for source in sources:
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defs[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
+                    {a.name.split(".")[0] for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))
+                     for a in ([ast.alias(n.module or "")] if isinstance(n, ast.ImportFrom) else n.names)}
+    tainted, grew = set(), True
+    while grew:
+        grew = False
+        for name, used in defs.items():
+            if name not in tainted and used & (set(names) | tainted):
+                tainted.add(name)
+                grew = True
+    return tainted
+
+
 def uses_module(source, names):
     """True if ``source`` imports or refers to any module in ``names`` (e.g. {"torch"})."""
     try:

@@ -1,9 +1,11 @@
 """A bubblewrap sandbox for the grading kernel: what student code can see, write and reach.
 
-Inside, the course folder, the grading folder, the submissions and the home folder are
+Inside, the course folder, the grading folder, the submissions, the home folder and /tmp are
 replaced by empty ones; only the interpreter, the installed packages, the few ``grader``
 modules a kernel needs (the harness, the probes, the datasets) and the student's own
-autograded folder come back (the last one writable). There is no network, no view of other
+autograded folder come back (the last one writable, with the kernel's own socket folder).
+Each kernel gets a fresh, empty HOME (a tmpfs of its own), so nothing one kernel writes there
+(IPython startup files, say) reaches the next. There is no network, no view of other
 processes, no capabilities, and the kernel runs as ``nobody`` in its own user namespace.
 ``bwrap`` is Debian's ``bubblewrap`` package; ``grader.limited_kernel`` calls ``command``.
 """
@@ -14,12 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.course import REPO
-
+REPO = Path(__file__).resolve().parent.parent  # the course folder (not from grader.course: no import cycle)
 # What a kernel needs from the course package; everything else there (reference, hidden tests) stays hidden.
 KERNEL_MODULES = ("grader/__init__.py", "grader/kernel_harness.py", "grader/limited_kernel.py",
                   "grader/probes", "grader/datasets.py")
 NOBODY = "65534"
+HOME = "/tmp/home"  # inside the sandbox: a fresh tmpfs per kernel
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,23 +46,20 @@ def hidden_paths(workdir, submissions=None):
     return [str(Path(p).resolve()) for p in paths]
 
 
-def scratch_home(folder):
-    """A writable home for kernels (IPython's profile, matplotlib's font cache, copied once)."""
-    home = Path(folder) / "home"
-    mpl = home / "matplotlib"
-    if not mpl.exists():
-        mpl.mkdir(parents=True)
-        for cache in (Path.home() / ".cache" / "matplotlib").glob("fontlist*.json"):
-            shutil.copy(cache, mpl)
-    return home
+def font_caches():
+    """The grader's matplotlib font caches: shown read-only in each kernel's home (building one takes seconds)."""
+    return sorted(str(p) for p in (Path.home() / ".cache" / "matplotlib").glob("fontlist*.json"))
 
 
-def command(inner, *, hide, writable, cwd, home, connection_file):
-    """The bwrap command line that runs ``inner`` (argv) in the sandbox, in ``cwd``, with ``home`` as HOME."""
+def command(inner, *, hide, writable, cwd, connection_file):
+    """The bwrap command line that runs ``inner`` (argv) in the sandbox, in ``cwd``, with a fresh HOME.
+
+    ``writable`` are the only host folders the kernel may write besides ``cwd`` (its socket folder).
+    """
     cmd = [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
            "--tmpfs", "/dev/shm", "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
            "--cap-drop", "ALL", "--die-with-parent"]
-    for path in hide:
+    for path in dict.fromkeys([*hide, "/tmp"]):  # /tmp always: HOME lives in it
         cmd += ["--tmpfs", path]
     exposed = {sys.base_prefix, sys.prefix, sys.exec_prefix}
     exposed |= {str(REPO / m) for m in KERNEL_MODULES}
@@ -68,10 +67,13 @@ def command(inner, *, hide, writable, cwd, home, connection_file):
         if os.path.exists(path):
             cmd += ["--ro-bind", path, path]
     cmd += ["--ro-bind", connection_file, connection_file]  # the file only: it may sit in the host's /tmp
-    for path in [*writable, str(home), cwd]:
+    for path in [*writable, cwd]:
         cmd += ["--bind", path, path]
+    cmd += ["--tmpfs", HOME]
+    for cache in font_caches():
+        cmd += ["--ro-bind", cache, f"{HOME}/matplotlib/{Path(cache).name}"]
     # ipykernel watches its parent's pid, which it cannot see from a new pid namespace; 1 means "do not watch"
     # (--die-with-parent does that job) and keeps its console banner quiet.
-    cmd += ["--setenv", "JPY_PARENT_PID", "1", "--setenv", "HOME", str(home), "--setenv", "MPLCONFIGDIR", str(Path(home) / "matplotlib"),
-            "--chdir", cwd, "--"]
+    cmd += ["--setenv", "JPY_PARENT_PID", "1", "--setenv", "HOME", HOME, "--setenv", "MPLCONFIGDIR",
+            f"{HOME}/matplotlib", "--unsetenv", "IPYTHONDIR", "--chdir", cwd, "--"]
     return cmd + list(inner)

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import EXERCISES, assignments, notebook_name
-from grader.policy import assignment_policy, defined_names, suspicious, uses_module
+from grader.policy import assignment_policy, defined_names, helpers_using, suspicious, uses_module
 
 
 @dataclass
@@ -105,13 +105,24 @@ def code_problems(nb, released):
 
 
 def policy_deductions(nb, assignment):
-    """Parts whose solution breaks the assignment's POLICY lose their points (never gain any)."""
+    """Parts whose solution breaks the assignment's POLICY lose their points (never gain any).
+
+    A part that must do without a module must also do without the setup cell's helpers that use it.
+    """
     policy, out = assignment_policy(assignment), {}
+    if not policy:
+        return out
+    released = nbformat.read(EXERCISES / assignment / notebook_name(assignment), as_version=4)
+    given = [c.source for c in released.cells if c.cell_type == "code"
+             and c.metadata.get("nbgrader", {}).get("locked") and not c.metadata["nbgrader"].get("grade")]
     for label, source in _student_cells(nb):
         if label in policy:
             forbidden, test_cell, why = policy[label]
-            if uses_module(source, forbidden):
-                out[test_cell] = f"{label} uses {', '.join(sorted(forbidden))} ({why}): {test_cell} scores 0"
+            helpers = sorted(helpers_using(given, forbidden))
+            through = [h for h in helpers if uses_module(source, {h})]
+            if uses_module(source, forbidden) or through:
+                via = f" (through the given {', '.join(through)})" if through else ""
+                out[test_cell] = f"{label} uses {', '.join(sorted(forbidden))}{via} ({why}): {test_cell} scores 0"
     return out
 
 

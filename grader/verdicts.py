@@ -25,7 +25,7 @@ import numpy as np
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 
-from grader.course import SOLUTIONS, notebook_name
+from grader.course import SOLUTIONS, CourseError, notebook_name
 from grader.kernel_harness import MIME, encode
 
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
@@ -168,7 +168,10 @@ def read_report(outputs, part, nonce):
     text = reports[0]["data"][MIME]
     if not isinstance(text, str) or len(text) > MAX_REPORT_CHARS:
         raise ReportError("the report is not a string of reasonable size")
-    report = json.loads(text)
+    try:
+        report = json.loads(text)
+    except (ValueError, RecursionError) as err:  # a forged report nested a million deep must not stop the notebook
+        raise ReportError(f"the report is not readable JSON ({type(err).__name__})") from None
     if type(report) is not dict or report.get("nonce") != nonce or report.get("part") != part:
         raise ReportError("the report does not belong to this cell")
     return report
@@ -249,7 +252,12 @@ class TrustedExecute(Execute):
         meta = cell.metadata.get("nbgrader", {})
         graded_test = cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
         call = hidden_call(cell.source) if graded_test else None
-        if not call or call[0] != resources.get("nbgrader", {}).get("assignment"):
+        if graded_test and (not call or call[0] != resources.get("nbgrader", {}).get("assignment")):
+            # never fall back to running the cell in the student's kernel, where its verdict could be forged
+            raise CourseError(f"test cell {meta.get('grade_id')!r} of {resources.get('nbgrader', {}).get('assignment')} "
+                              "has no hidden region calling run_hidden_test for this assignment: fix the source "
+                              "notebook in solutions/")
+        if not call:
             return super().preprocess_cell(cell, resources, index)
         assignment, part = call
         original, nonce = cell.source, secrets.token_hex(16)

@@ -46,6 +46,10 @@ MISTAKES = {
     "summed_embeddings": Mistake(
         "embed", EMBED.format("E[contexts].sum(dim=1)"),
         "test_embed", "summed over the window"),
+    # right for every batch but the boundary one, a single window, where squeeze drops the batch axis
+    "squeezed_embedding": Mistake(
+        "embed", EMBED.format("E[contexts].reshape(len(contexts), -1).squeeze()"),
+        "test_embed", "got shape ("),
     "missing_tanh": Mistake(
         "window_lm_forward", FORWARD.format(body='    h = e @ params["W"].T + params["b1"]\n'
                                                  '    return h @ params["U"].T + params["b2"]'),

@@ -32,6 +32,13 @@ MISTAKES = {
         "rnn_forward", FORWARD.format(body="    h = np.zeros((B, W_hh.shape[0]))\n    for t in range(T):\n"
                                            "        h = rnn_step(X[:, t], h, W_xh, W_hh, b_h)\n        H[:, t] = h"),
         "test_rnn_forward", "ignores h0"),
+    # right on every case but the boundary one (B = T = 1), where squeeze drops the batch and time axes
+    "squeezed_states": Mistake(
+        "rnn_forward", "def rnn_forward(X, h0, W_xh, W_hh, b_h):\n"
+                       "    h = np.zeros((X.shape[0], W_hh.shape[0])) if h0 is None else h0\n    states = []\n"
+                       "    for t in range(X.shape[1]):\n        h = rnn_step(X[:, t], h, W_xh, W_hh, b_h)\n"
+                       "        states.append(h)\n    return np.squeeze(np.stack(states, axis=1))\n",
+        "test_rnn_forward", "got shape (2,), expected (1, 1, 2)"),
     "first_state_for_classification": Mistake(
         "many_to_one_logits",
         "def many_to_one_logits(X, h0, W_xh, W_hh, b_h, W_hy, b_y):\n"

@@ -38,6 +38,12 @@ SHAPES = '''def rnn_output_shapes(B, T, D, H, num_layers, bidirectional):
 '''
 
 MISTAKES = {
+    # fails only when the stream's length is an exact multiple of seq_len: the last target is missing
+    "one_window_too_many_at_an_exact_multiple": Mistake(
+        "make_batches", "def make_batches(ids, seq_len):\n    ids = torch.as_tensor(ids)\n"
+                        "    n = len(ids) // seq_len\n"
+                        "    return ids[:n * seq_len].reshape(n, seq_len), ids[1:n * seq_len + 1].reshape(n, seq_len)\n",
+        "test_make_batches", "is invalid for input of size"),
     "targets_not_shifted": Mistake(
         "make_batches", BATCHES.format(body="    x = ids[:n * seq_len].reshape(n, seq_len)\n    return x, x.clone()"),
         "test_make_batches", "not shifted"),
@@ -70,6 +76,10 @@ MISTAKES = {
     "temperature_multiplied": Mistake(
         "sample", SAMPLE.format(draw="            p = torch.softmax(logits[0, -1] * temperature, dim=-1)"),
         "test_sample", "multiplied by the temperature"),
+    "sample_drops_the_state": Mistake(
+        "sample", SAMPLE.format(draw="            p = torch.softmax(logits[0, -1] / temperature, dim=-1)").replace(
+            "model(nxt.view(1, 1), h)", "model(nxt.view(1, 1))"),
+        "test_sample", "depend on its hidden state"),
     "bidirectional_output_size_H": Mistake(
         "rnn_output_shapes", SHAPES.format(out="(B, T, H)", h="(num_layers * k, B, H)"),
         "test_rnn_output_shapes", "2H"),

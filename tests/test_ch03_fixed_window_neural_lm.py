@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from counting import counted
 from grader import datasets
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch03_fixed_window_neural_lm as hidden
@@ -175,10 +176,12 @@ def test_check_close_handles_tensors_that_require_grad(check_close, capsys):
 # --- the hidden tests: pass on the reference, name each catalogued mistake -----------------
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
-    namespace = {}
+    namespace, (checkers, calls) = {}, counted(check_close=check_close)
     for part in ("make_windows", "embed", "window_lm_forward", "perplexity", "train"):
-        check_part(A, part, getattr(ref, part), namespace, check_close=check_close)
-    assert capsys.readouterr().out.count("ok:") == 2 * 4 + 3 * len(probes.SEEDS) + 2
+        before = len(calls)
+        check_part(A, part, getattr(ref, part), namespace, **checkers)
+        assert len(calls) > before, part
+    assert capsys.readouterr().out.count("ok:") == len(calls)  # every check the judges made passed
     assert namespace["window_lm_forward"] is ref.window_lm_forward
 
 
@@ -217,8 +220,21 @@ def test_hidden_embed_wants_a_differentiable_lookup(check_close):
     detached = lambda contexts, E: torch.from_numpy(E.detach().numpy()[contexts.numpy()].reshape(len(contexts), -1))  # noqa: E731
     with pytest.raises(AssertionError, match="not connected to E"):
         check_part(A, "embed", detached, check_close=check_close)
+    fresh_leaf = lambda contexts, E: ref.embed(contexts, E).detach().clone().requires_grad_()  # noqa: E731
+    with pytest.raises(AssertionError, match="not connected to E"):  # requires grad, but not through E
+        check_part(A, "embed", fresh_leaf, check_close=check_close)
     one_hot = lambda contexts, E: (F.one_hot(contexts, E.shape[0]).to(E.dtype) @ E).flatten(1)  # noqa: E731
     check_part(A, "embed", one_hot, check_close=check_close)  # the one-hot product is a right answer
+    scaled = lambda contexts, E: ref.embed(contexts, E * 1.0) + 0 * E.sum()  # noqa: E731
+    check_part(A, "embed", scaled, check_close=check_close)  # still E's gradient, row by row
+
+
+def test_hidden_embed_compares_the_gradient_that_reaches_E(check_close):
+    """Connected to E, right values, wrong gradient: rows of a detached copy of E plus a term that touches E."""
+    def student(contexts, E):
+        return ref.embed(contexts, E.detach()) + 0.5 * (E - E.detach())[contexts].reshape(len(contexts), -1)
+    with pytest.raises(AssertionError, match="the gradient that reaches E"):
+        check_part(A, "embed", student, check_close=check_close)
 
 
 @pytest.mark.parametrize("name", sorted(hidden.forward_mistakes(*probes.random_params(0)[::-1])))
@@ -267,7 +283,7 @@ def test_hidden_train_names_each_mistake(check_close, mistake):
     (lambda params, c, t, steps, lr: [1.0] * steps, "did not change"),
     (lambda params, c, t, steps, lr: [x * len(t) for x in ref.train(params, c, t, steps, lr)], "summed loss"),
     (lambda params, c, t, steps, lr: ref.train(params, c, t, steps + 1, lr)[1:], "losses\\[0\\]"),
-    (lambda params, c, t, steps, lr: ref.train(params, c, t, 5, lr) + [0.0] * (steps - 5), "held-out perplexity"),
+    (lambda params, c, t, steps, lr: ref.train(params, c, t, 5, lr) + [0.0] * (steps - 5), "the exercise's loop"),
     (lambda params, c, t, steps, lr: ref.train({k: v.detach().clone().requires_grad_() for k, v in params.items()},
                                                c, t, steps, lr), "did not change"),
     (lambda params, c, t, steps, lr: (ref.train(params, c, t, steps, lr), params.pop("b2"))[0],
@@ -277,6 +293,53 @@ def test_hidden_train_names_each_mistake(check_close, mistake):
 def test_hidden_train_catches_other_mistakes(check_close, student, says):
     with pytest.raises(AssertionError, match=says):
         check_part(A, "train", student, check_close=check_close)
+
+
+def _train_with(optimizer, steps=None, after=None):
+    """A loop like the exercise's with another optimizer, number of steps or losses after the first (issue 18)."""
+    def student(params, contexts, targets, n, lr):
+        opt = optimizer(params.values(), lr)
+        losses = []
+        for _ in range(steps or n):
+            loss = F.cross_entropy(ref.window_lm_forward(contexts, params), targets)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        losses += [0.0] * (n - len(losses))
+        return losses if after is None else losses[:1] + [after] * (n - 1)
+    return student
+
+
+ADAM = lambda ps, lr: torch.optim.Adam(ps, lr=lr)  # noqa: E731
+
+
+@pytest.mark.parametrize("student", [
+    _train_with(lambda ps, lr: torch.optim.RMSprop(ps, lr=lr)),
+    _train_with(lambda ps, lr: torch.optim.Adam(ps, lr=0.6 * lr)),
+    _train_with(lambda ps, lr: torch.optim.AdamW(ps, lr=lr)),
+    _train_with(ADAM, steps=120),  # fewer steps, padded with zeros
+    _train_with(ADAM, after=1.0),  # the right training, junk losses after the first
+], ids=["rmsprop", "adam_other_lr", "adamw", "fewer_steps_padded", "junk_losses"])
+def test_hidden_train_wants_the_exercise_loop(check_close, student):
+    """Each of these reaches a held-out perplexity close to the true model's: only the reference loop tells them apart."""
+    with pytest.raises(AssertionError, match="against the exercise's loop from the same start"):
+        check_part(A, "train", student, check_close=check_close)
+
+
+def test_hidden_train_accepts_an_equivalent_loop(check_close):
+    """The same loop written differently (log_softmax + gather, a list of parameters) passes."""
+    def student(params, contexts, targets, steps, lr):
+        opt, losses = torch.optim.Adam(list(params.values()), lr=lr), []
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=False)
+            log_p = torch.log_softmax(ref.window_lm_forward(contexts, params), dim=1)
+            loss = -log_p.gather(1, targets[:, None]).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+    check_part(A, "train", student, check_close=check_close)
 
 
 def test_a_train_that_yields_its_losses_is_read_like_a_list(check_close):
@@ -308,3 +371,14 @@ def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
     assert namespace["embed"] is ref.embed
     check_part(A, "train", ref.train, namespace, check_close=check_close)
     assert namespace["perplexity"] is ref.perplexity and namespace["make_windows"] is ref.make_windows
+
+
+def test_a_squeezed_embedding_fails_only_on_the_single_window_batch(check_close):
+    """The boundary case (N = 1) is among the probe's; squeeze is right everywhere else."""
+    def squeezed(contexts, E):
+        return ref.embed(contexts, E).squeeze()
+    for seed in probes.SEEDS:
+        contexts, E = probes.embed_case(seed)
+        assert (squeezed(contexts, E).shape == ref.embed(contexts, E).shape) == (seed != probes.BOUNDARY_SEED)
+    with pytest.raises(AssertionError, match="got shape"):
+        check_part(A, "embed", squeezed, check_close=check_close)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from counting import counted
 from grader.hidden_tests import ch04_recurrent_networks as hidden
 from grader.hidden_tests import check_part, diagnose, use_reference_parts
 from grader.probes import ch04_recurrent_networks as probes
@@ -36,10 +37,24 @@ def test_rnn_forward_matches_torch(seed, with_h0):
     np.testing.assert_allclose(H[:, -1], h_T[0].detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_rnn_step_is_one_step_of_forward():
+def test_rnn_step_matches_torch_rnn_cell():
+    """An oracle of its own (not rnn_forward, which calls rnn_step): torch.nn.RNNCell with the same weights."""
     c = probes.random_case(7)
-    np.testing.assert_allclose(ref.rnn_step(c["X"][:, 0], c["h0"], c["W_xh"], c["W_hh"], c["b_h"]),
-                               ref.rnn_forward(c["X"][:, :1], c["h0"], c["W_xh"], c["W_hh"], c["b_h"])[:, 0])
+    cell = torch.nn.RNNCell(c["W_xh"].shape[1], c["W_xh"].shape[0]).double()
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.from_numpy(c["W_xh"]))
+        cell.weight_hh.copy_(torch.from_numpy(c["W_hh"]))
+        cell.bias_ih.copy_(torch.from_numpy(c["b_h"]))
+        cell.bias_hh.zero_()
+        expected = cell(torch.from_numpy(c["X"][:, 0]), torch.from_numpy(c["h0"])).numpy()
+    np.testing.assert_allclose(ref.rnn_step(c["X"][:, 0], c["h0"], c["W_xh"], c["W_hh"], c["b_h"]), expected,
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_rnn_step_on_a_hand_case():
+    """tanh(W_xh x + W_hh h + b) worked out by hand for one unit: tanh(2*1 + 0.5*(-2) + 0) = tanh(1)."""
+    got = ref.rnn_step(np.array([[1.0]]), np.array([[-2.0]]), np.array([[2.0]]), np.array([[0.5]]), np.zeros(1))
+    np.testing.assert_allclose(got, [[np.tanh(1.0)]])
 
 
 def test_many_to_one_logits_match_torch_rnn_and_linear():
@@ -85,9 +100,12 @@ def check_close():
 
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
+    checkers, calls = counted(check_close=check_close)
     for part in ("rnn_step", "rnn_forward", "many_to_one_logits", "cross_entropy"):
-        check_part(A, part, getattr(ref, part), check_close=check_close)
-    assert capsys.readouterr().out.count("ok:") >= 4 * len(probes.SEEDS)
+        before = len(calls)
+        check_part(A, part, getattr(ref, part), **checkers)
+        assert len(calls) > before, part
+    assert capsys.readouterr().out.count("ok:") == len(calls)  # every check the judges made passed
 
 
 @pytest.mark.parametrize("mistake", sorted(hidden.STEP_MISTAKES))
@@ -133,3 +151,62 @@ def test_judges_refuse_a_forged_report(check_close, part, forged):
     """A kernel that replaced the probe can send anything: a short or odd report must fail, not pass."""
     with pytest.raises(AssertionError, match="did not receive"):
         getattr(hidden, f"judge_{part}")(forged, check_close)
+
+
+def _forward_mistake(name):
+    def student(X, h0, W_xh, W_hh, b_h):
+        h0 = np.zeros((X.shape[0], W_hh.shape[0])) if h0 is None else h0
+        return hidden.forward_mistakes(X, h0, W_xh, W_hh, b_h)[name]
+    return student
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.forward_mistakes(*probes.forward_args(probes.SEEDS[0]))))
+def test_hidden_forward_test_names_each_mistake(check_close, mistake):
+    import re
+
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:20])):
+        check_part(A, "rnn_forward", _forward_mistake(mistake), check_close=check_close)
+
+
+@pytest.mark.parametrize("student,says", [
+    (lambda X, h0, W_xh, W_hh, b_h, W_hy, b_y: ref.rnn_forward(X, h0, W_xh, W_hh, b_h)[:, 0] @ W_hy.T + b_y,
+     "first hidden state"),
+    (lambda X, h0, W_xh, W_hh, b_h, W_hy, b_y: ref.rnn_forward(X, h0, W_xh, W_hh, b_h).mean(1) @ W_hy.T + b_y,
+     "mean of all hidden states"),
+    (lambda X, h0, W_xh, W_hh, b_h, W_hy, b_y: ref.rnn_forward(X, h0, W_xh, W_hh, b_h)[:, -1] @ W_hy.T,
+     "missing output bias"),
+])
+def test_hidden_many_to_one_test_names_each_mistake(check_close, student, says):
+    with pytest.raises(AssertionError, match=says):
+        check_part(A, "many_to_one_logits", student, check_close=check_close)
+
+
+@pytest.mark.parametrize("student,says", [
+    (lambda logits, targets: ref.cross_entropy(logits, targets) * len(targets), "sum over the batch"),
+    (lambda logits, targets: ref.cross_entropy(logits, targets) / np.log(2), "base-2 logarithm"),
+    (lambda logits, targets: -ref.cross_entropy(logits, targets), "missing minus sign"),
+    (lambda logits, targets: -np.log((np.exp(logits) / np.exp(logits).sum(1, keepdims=True))[
+        np.arange(len(targets)), targets]).mean(), "subtract each row's maximum"),
+])
+def test_hidden_cross_entropy_test_names_each_mistake(check_close, student, says):
+    with np.errstate(all="ignore"), pytest.raises(AssertionError, match=says):
+        check_part(A, "cross_entropy", student, check_close=check_close)
+
+
+def test_probe_sizes_vary_and_reach_the_boundary():
+    """H and D are not the same in every case, and one case is a single sequence of a single step."""
+    cases = [probes.random_case(seed) for seed in probes.SEEDS]
+    assert len({c["W_hh"].shape[0] for c in cases}) == len(cases)
+    assert len({c["X"].shape[2] for c in cases}) > 1
+    assert any(c["X"].shape[:2] == (1, 1) for c in cases)
+
+
+def test_a_forward_that_squeezes_fails_only_at_the_boundary(check_close):
+    """np.squeeze is right for B, T > 1 and wrong for B = T = 1: the boundary case catches it."""
+    def squeezed(X, h0, W_xh, W_hh, b_h):
+        return np.squeeze(ref.rnn_forward(X, h0, W_xh, W_hh, b_h))
+    for seed in probes.SEEDS:
+        args = probes.forward_args(seed)
+        assert (squeezed(*args).shape == ref.rnn_forward(*args).shape) == (seed != probes.BOUNDARY_SEED)
+    with pytest.raises(AssertionError, match=r"got shape \(2,\), expected \(1, 1, 2\)"):
+        check_part(A, "rnn_forward", squeezed, check_close=check_close)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from counting import counted
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch05_training_rnn_language_models as hidden
 from grader.hidden_tests import check_part
@@ -102,11 +103,13 @@ def test_notebook_model_is_the_reference_model(setup):
 # --- the hidden tests themselves: pass on the reference, fail on each known mistake with its name ---
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
-    namespace = {}
+    namespace, (checkers, calls) = {}, counted(check_close=check_close)
     for part in ("make_batches", "sequence_cross_entropy", "train_step", "sample", "rnn_output_shapes"):
-        check_part(A, part, getattr(ref, part), namespace, check_close=check_close)
+        before = len(calls)
+        check_part(A, part, getattr(ref, part), namespace, **checkers)
+        assert len(calls) > before, part
     assert namespace["sequence_cross_entropy"] is ref.sequence_cross_entropy
-    assert capsys.readouterr().out.count("ok:") >= 30
+    assert capsys.readouterr().out.count("ok:") == len(calls)  # every check the judges made passed
 
 
 def _wrong_step(kind):
@@ -114,24 +117,27 @@ def _wrong_step(kind):
         if kind != "no zero_grad":
             optimizer.zero_grad()
         logits, _ = model(inputs)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+        y = inputs if kind == "untargeted" else targets
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
                                                  reduction="sum" if kind == "sum" else "mean")
         loss.backward()
         if kind == "per parameter":
             for p in model.parameters():
                 torch.nn.utils.clip_grad_norm_([p], max_norm)
-        else:
+        elif kind == "clip by value":
+            torch.nn.utils.clip_grad_value_(model.parameters(), max_norm)
+        elif kind != "no clipping":
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-        optimizer.step()
+        if kind != "no step":
+            optimizer.step()
         return loss.item()
     return step
 
 
-@pytest.mark.parametrize("kind,name", [("per parameter", "clipped per parameter"), ("no zero_grad", "zero_grad"),
-                                       ("sum", "summed over tokens")])
-def test_hidden_train_step_names_each_mistake(check_close, kind, name):
-    with pytest.raises(AssertionError, match=name):
-        check_part(A, "train_step", _wrong_step(kind), check_close=check_close)
+@pytest.mark.parametrize("name", sorted(hidden.TRAIN_MISTAKES))
+def test_hidden_train_step_names_each_mistake(check_close, name):
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(name[:25])):
+        check_part(A, "train_step", _wrong_step(hidden.TRAIN_MISTAKES[name]), check_close=check_close)
 
 
 def _sampler(transform):
@@ -165,6 +171,29 @@ def test_hidden_sample_catches_a_sampler_that_ignores_its_own_output(check_close
         check_part(A, "sample", stuck, check_close=check_close)
 
 
+def test_hidden_sample_catches_a_sampler_that_drops_the_state(check_close):
+    def forgetful(model, start, n, temperature, generator):
+        out, (logits, _) = [], model(torch.tensor([list(start)]))
+        for _ in range(n):
+            nxt = torch.multinomial(torch.softmax(logits[0, -1] / temperature, -1), 1, generator=generator)
+            out.append(int(nxt))
+            logits, _ = model(nxt.view(1, 1))  # the state is dropped
+        return out
+    with pytest.raises(AssertionError, match="depend on its hidden state"):
+        check_part(A, "sample", forgetful, check_close=check_close)
+
+
+def test_a_sampler_that_rereads_the_whole_sequence_passes(check_close):
+    """Another right answer: no state kept, but every id so far read again at each step."""
+    def rereading(model, start, n, temperature, generator):
+        ids = list(start)
+        for _ in range(n):
+            logits, _ = model(torch.tensor([ids]))
+            ids.append(int(torch.multinomial(torch.softmax(logits[0, -1] / temperature, -1), 1, generator=generator)))
+        return ids[len(start):]
+    check_part(A, "sample", rereading, check_close=check_close)
+
+
 @pytest.mark.parametrize("mistake", sorted(hidden.batch_mistakes(torch.arange(20), 4)))
 def test_hidden_make_batches_names_each_mistake(check_close, mistake):
     def wrong(ids, seq_len):
@@ -173,7 +202,9 @@ def test_hidden_make_batches_names_each_mistake(check_close, mistake):
         check_part(A, "make_batches", wrong, check_close=check_close)
 
 
-@pytest.mark.parametrize("factor,name", [(lambda B, T: B * T, "sum over tokens"), (lambda B, T: -1, "minus sign")])
+@pytest.mark.parametrize("factor,name", [(lambda B, T: B * T, "sum over tokens"), (lambda B, T: -1, "minus sign"),
+                                         (lambda B, T: T, "per-sequence sums"),
+                                         (lambda B, T: 1 / np.log(2), "base-2 logarithm")])
 def test_hidden_cross_entropy_names_each_mistake(check_close, factor, name):
     def wrong(logits, targets):
         loss, _ = ref.sequence_cross_entropy(logits, targets)
@@ -182,9 +213,25 @@ def test_hidden_cross_entropy_names_each_mistake(check_close, factor, name):
         check_part(A, "sequence_cross_entropy", wrong, check_close=check_close)
 
 
+@pytest.mark.parametrize("wrong,name", [
+    (lambda logits, targets: (lambda loss: (loss, torch.exp(loss)))(
+        -(logits - torch.logsumexp(logits, -1, keepdim=True))[..., 0].mean()), "class at position 0"),
+    (lambda logits, targets: (lambda loss: (loss, 2 ** loss))(ref.sequence_cross_entropy(logits, targets)[0]),
+     "2 \\*\\* loss"),
+    (lambda logits, targets: (lambda loss: (loss, loss))(ref.sequence_cross_entropy(logits, targets)[0]),
+     "the loss itself"),
+])
+def test_hidden_cross_entropy_names_the_other_mistakes(check_close, wrong, name):
+    with pytest.raises(AssertionError, match=name):
+        check_part(A, "sequence_cross_entropy", wrong, check_close=check_close)
+
+
 @pytest.mark.parametrize("out,h,name", [("(B, T, H)", "(L * k, B, H)", "2H"),
                                         ("(B, T, k * H)", "(L, B, H)", "num_layers \\* 2"),
-                                        ("(T, B, k * H)", "(L * k, B, H)", "time-major")])
+                                        ("(T, B, k * H)", "(L * k, B, H)", "time-major"),
+                                        ("(B, T, L * k * H)", "(L * k, B, H)", "grows with the number of layers"),
+                                        ("(B, T, k * H)", "(L, B, k * H)", "2H per layer"),
+                                        ("(B, T, k * H)", "(B, L * k, H)", "batch-first h_n")])
 def test_hidden_shapes_names_each_mistake(check_close, out, h, name):
     def wrong(B, T, D, H, L, bi):
         k = 2 if bi else 1
@@ -232,3 +279,19 @@ def test_probe_module_holds_no_reference():
     import inspect
     source = inspect.getsource(probes)
     assert "grader.reference" not in source and "hidden_tests" not in source and "verdicts" not in source
+
+
+def test_make_batches_cases_reach_the_boundaries():
+    """Streams whose length is an exact multiple of seq_len, and one id longer (every target just fits)."""
+    remainders = {len(ids) % seq_len for ids, seq_len in probes.batch_cases()}
+    assert {0, 1} <= remainders
+
+
+def test_a_make_batches_that_forgets_the_last_target_fails_only_at_an_exact_multiple(check_close):
+    def student(ids, seq_len):
+        n = len(ids) // seq_len
+        return ids[:n * seq_len].reshape(n, seq_len), ids[1:n * seq_len + 1].reshape(n, seq_len)
+    for ids, seq_len in [probes.batch_case(seed) for seed in probes.SEEDS]:
+        assert all(torch.equal(a, b) for a, b in zip(student(ids, seq_len), ref.make_batches(ids, seq_len)))
+    with pytest.raises(RuntimeError, match="invalid for input of size"):
+        check_part(A, "make_batches", student, check_close=check_close)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from counting import counted
 from grader.course import SOLUTIONS
 from grader.hidden_tests import ch06_backpropagation_through_time as hidden
 from grader.hidden_tests import check_part
@@ -30,8 +31,10 @@ def torch_grads(X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y, k=None):
     return {n: p.grad.numpy() for n, p in zip(ref.GRAD_NAMES, ps)}
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", [*range(4), *probes.SEEDS])
 def test_forward_loss_matches_torch_rnn(seed):
+    """torch.nn.RNN is the oracle of all three copies of the forward pass: the reference, the probe's
+    (which builds the caches it feeds to rnn_backward) and the notebook's setup cell."""
     c = probes.random_case(seed)
     rnn = torch.nn.RNN(c["W_xh"].shape[1], c["W_xh"].shape[0], batch_first=True).double()
     with torch.no_grad():
@@ -42,9 +45,13 @@ def test_forward_loss_matches_torch_rnn(seed):
         out = rnn(torch.from_numpy(c["X"]), torch.from_numpy(c["h0"])[None])[0]
         logits = out @ torch.from_numpy(c["W_hy"]).T + torch.from_numpy(c["b_y"])
         expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.from_numpy(c["Y"]).flatten()).item()
-    loss, cache = ref.rnn_forward(*probes.args_of(c))
-    np.testing.assert_allclose(loss, expected, rtol=1e-12)
-    np.testing.assert_allclose(cache["H"], out.numpy(), rtol=1e-10, atol=1e-12)
+    setup_loss, setup_cache = setup_namespace(SOLUTIONS, A)["rnn_forward"](*probes.args_of(c))
+    for loss, cache in (ref.rnn_forward(*probes.args_of(c)), (setup_loss, setup_cache), (None, probes.forward_cache(seed))):
+        if loss is not None:
+            np.testing.assert_allclose(loss, expected, rtol=1e-12)
+        np.testing.assert_allclose(cache["H"], out.numpy(), rtol=1e-10, atol=1e-12)
+        P = torch.softmax(logits, dim=2).numpy()
+        np.testing.assert_allclose(cache["P"], P, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -85,7 +92,9 @@ def test_jacobians_match_autograd():
                 return h
             expected = torch.autograd.functional.jacobian(run, torch.from_numpy(H[k])).numpy()
             np.testing.assert_allclose(ref.jacobian_product(H, W_hh, k, t), expected, atol=1e-12)
-    np.testing.assert_allclose(ref.step_jacobian(H[2], W_hh), ref.jacobian_product(H, W_hh, 1, 2))
+    one_step = torch.autograd.functional.jacobian(  # dh_2/dh_1 by autograd, not through jacobian_product
+        lambda h: torch.tanh(torch.from_numpy(W_xh @ X[2] + b_h) + torch.from_numpy(W_hh) @ h), torch.from_numpy(H[1]))
+    np.testing.assert_allclose(ref.step_jacobian(H[2], W_hh), one_step.numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 100])
@@ -150,16 +159,14 @@ def test_probe_forward_is_the_reference_forward():
 
 
 def test_hidden_tests_pass_on_the_reference(check_close, capsys):
-    ns = {}
-    check_part(A, "rnn_backward", ref.rnn_backward, check_close=check_close)
-    check_part(A, "step_jacobian", ref.step_jacobian, check_close=check_close)
-    check_part(A, "jacobian_product", ref.jacobian_product, ns, check_close=check_close)
-    check_part(A, "truncated_bptt_grads", ref.truncated_bptt_grads, ns, check_close=check_close)
+    ns, (checkers, calls) = {}, counted(check_close=check_close)
+    for part in ("rnn_backward", "step_jacobian", "jacobian_product", "truncated_bptt_grads"):
+        before = len(calls)
+        check_part(A, part, getattr(ref, part), ns, **checkers)
+        assert len(calls) > before, part
     assert ns["rnn_backward"] is ref.rnn_backward and ns["step_jacobian"] is ref.step_jacobian
     assert ns["rnn_forward"] is ref.rnn_forward
-    out = capsys.readouterr().out
-    n = len(probes.SEEDS)
-    assert out.count("ok:") == n * (6 + 1 + 4 + 2 * 5), out
+    assert capsys.readouterr().out.count("ok:") == len(calls)  # every check the judges made passed
 
 
 def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
@@ -252,3 +259,31 @@ def test_every_known_mistake_changes_the_output():
         truncated = ref.truncated_bptt_grads(*args, 2)
         for name, wrong in hidden.truncated_mistakes(args, 2).items():
             assert any(not np.allclose(wrong[n], truncated[n]) for n in truncated), name
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.product_mistakes(*probes.product_args(probes.SEEDS[0]), 1, 4)))
+def test_hidden_product_test_names_each_mistake(check_close, mistake):
+    students = {"wrong order": lambda H, W, k, t: hidden._product(H, W, k, t, order="earlier-left"),
+                "one factor too many": lambda H, W, k, t: hidden._product(H, W, k - 1, t),
+                "off by one in time": lambda H, W, k, t: hidden._product(H, W, k, t, shift=-1),
+                "W_hh alone": lambda H, W, k, t: np.linalg.matrix_power(W, t - k)}
+    student = next(s for words, s in students.items() if words in mistake)
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:25])):
+        check_part(A, "jacobian_product", student, check_close=check_close)
+
+
+@pytest.mark.parametrize("mistake", sorted(hidden.truncated_mistakes(probes.args_of(probes.random_case(601)), 2)))
+def test_hidden_truncated_test_names_each_mistake(check_close, mistake):
+    def student(X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y, k):
+        wrong = hidden.truncated_mistakes((X, Y, h0, W_xh, W_hh, b_h, W_hy, b_y), k)[mistake]
+        return {n: wrong[n] for n in ref.GRAD_NAMES[:-1]}
+    with pytest.raises(AssertionError, match="your result matches " + re.escape(mistake[:25])):
+        check_part(A, "truncated_bptt_grads", student, check_close=check_close)
+
+
+def test_probe_sizes_vary_and_reach_the_boundaries():
+    """B is not the same in every case (one case has B = 1); k = 1 and k = T are among the truncations."""
+    cases = [probes.random_case(seed) for seed in probes.SEEDS]
+    assert len({c["X"].shape[0] for c in cases}) == len(cases) and min(c["X"].shape[0] for c in cases) == 1
+    for seed, c in zip(probes.SEEDS, cases):
+        assert {1, c["X"].shape[1]} <= set(probes.truncation_lengths(seed))

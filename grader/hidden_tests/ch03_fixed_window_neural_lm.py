@@ -1,5 +1,6 @@
 """Hidden tests for the chapter 3 exercise (make_windows, embed, window_lm_forward, perplexity, train)."""
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 from grader.hidden_tests import diagnose, kind, one_per_case
 from grader.probes.ch03_fixed_window_neural_lm import (SEEDS, TRAIN_TASK, embed_case, initial_train_params,
                                                        markov_text, perplexity_case, random_params, train_data,
-                                                       window_cases)
+                                                       upstream, window_cases)
 from grader.reference import ch03_fixed_window_neural_lm as ref
 
 WINDOW_AXES = ("window", "position")
@@ -117,10 +118,16 @@ def judge_embed(got, check_close):
             "row i must be [E[c_1]; E[c_2]; ...; E[c_n]] for the window c = contexts[i], shape (N, n*d)."
         check_close(f"embed on a random case (N, n, V, d = {N}, {n}, {V}, {d})", embedding, ref.embed(contexts, E),
                     EMBED_AXES, hint)
-        if out["requires_grad"] is not True:
+        if out["requires_grad"] is not True or out.get("E_grad") is None:
             raise AssertionError("embed: the values are right, but the result is not connected to E, so the "
                                  "embeddings could never be trained. Hint: index the tensor E with torch "
                                  "(E[contexts]) instead of going through numpy or a detached copy.")
+        leaf = E.detach().double().requires_grad_()
+        (ref.embed(contexts, leaf) * upstream(seed, (N, n * d))).sum().backward()
+        check_close(f"embed on a random case: the gradient that reaches E (V, d = {V}, {d})", out["E_grad"],
+                    leaf.grad, ("symbol", "feature"),
+                    "the result must be computed from E itself (E[contexts]), so that training moves the "
+                    "rows of E that the windows use, and only those.")
 
 
 # --- Part C: window_lm_forward ---------------------------------------------------------
@@ -230,6 +237,16 @@ TRAIN_MISTAKES = {
 }
 
 
+@lru_cache(maxsize=None)
+def reference_run(task_items=tuple(sorted(TRAIN_TASK.items()))):
+    """The reference loop from the probe's start: (losses, final parameters); computed once per process."""
+    task = dict(task_items)
+    contexts, targets = train_data(task)
+    params = initial_train_params(task)
+    losses = ref.train(params, contexts, targets, task["steps"], task["lr"])
+    return losses, {k: v.detach() for k, v in params.items()}
+
+
 def train_diagnosis(losses, contexts, targets, task=TRAIN_TASK, compare=30):
     """Name the catalogued mistake whose loss curve the student's reproduces, or ''."""
     k = min(compare, len(losses))
@@ -292,6 +309,16 @@ def judge_train(got, check_close):
         else:
             first_hint = diagnosed() or first_hint
     check_close(f"{what}: losses[0]", losses[0], initial_loss, (), first_hint, atol=1e-5)
+    right_losses, right_params = reference_run()
+    loop_hint = (f"the exercise's loop, from the given start: Adam(params.values(), lr=lr) created once, then at "
+                 f"each of the {steps} steps the mean cross-entropy of the logits, zero_grad, backward, step, "
+                 "and loss.item() appended (another optimizer, learning rate or number of steps gives other losses).")
+    check_close(f"{what}: the losses of every step, against the exercise's loop from the same start", losses,
+                right_losses, ("step",), diagnosed() or loop_hint, atol=1e-4)
+    for name, value in params.items():
+        check_close(f"{what}: {name} after training, against the exercise's loop from the same start", value,
+                    right_params[name], ("row", "column")[:right_params[name].ndim], diagnosed() or loop_hint,
+                    atol=1e-3)
     with torch.no_grad():
         got_ppl = ref.perplexity(ref.window_lm_forward(held_c, params), held_t).item()
     tolerance = TRAIN_TOLERANCE * best

@@ -6,7 +6,8 @@ import torch
 from grader.hidden_tests import diagnose, one_per_case
 from grader.probes.ch05_training_rnn_language_models import (
     FEEDBACK_BUMP, FEEDBACK_START, FEEDBACK_TEMPERATURE, REPEAT_N, SAMPLE_N, SAMPLE_SCORES, SAMPLE_TEMPERATURES,
-    SEEDS, SHAPE_CASES, TRAIN_SETTINGS, batch_case, cross_entropy_cases, flat_parameters, small_model, train_case)
+    SEEDS, SHAPE_CASES, STATE_BUMP, STATE_N, STATE_START, TRAIN_SETTINGS, batch_cases, cross_entropy_cases,
+    flat_parameters, small_model, train_case)
 from grader.reference import ch05_training_rnn_language_models as ref
 
 
@@ -38,8 +39,7 @@ def batch_mistakes(ids, seq_len):
 
 
 def judge_make_batches(got, check_close):
-    for seed, out in one_per_case(got, SEEDS, "make_batches"):
-        ids, seq_len = batch_case(seed)
+    for (ids, seq_len), out in one_per_case(got, batch_cases(), "make_batches"):
         x, y = ref.make_batches(ids, seq_len)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise AssertionError(f"make_batches: expected a pair (inputs, targets), got {type(out).__name__}.")
@@ -115,6 +115,15 @@ def _variant(seed, x, y, max_norm, lr, steps, kind):
     return flat_parameters(model).numpy()
 
 
+def _reference_run(seed, x, y, max_norm, lr, steps):
+    """Parameters after `steps` calls of the reference train_step, from the probe's start."""
+    model = small_model(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(steps):
+        ref.train_step(model, opt, x, y, max_norm)
+    return flat_parameters(model).numpy()
+
+
 TRAIN_MISTAKES = {
     "gradients clipped per parameter instead of by the global norm of all of them": "per parameter",
     "gradients clipped by value instead of by their global norm": "clip by value",
@@ -134,7 +143,7 @@ def judge_train_step(got, check_close):
         # clipping active (small max_norm) and inactive (large max_norm); two steps to expose accumulation
         for max_norm, lr in TRAIN_SETTINGS:
             run = next(runs)
-            expected = _variant(seed, x, y, max_norm, lr, 2, "right")
+            expected = _reference_run(seed, x, y, max_norm, lr, 2)
             wrong = {m: _variant(seed, x, y, max_norm, lr, 2, k) for m, k in TRAIN_MISTAKES.items()}
             wrong = {m: w for m, w in wrong.items() if not np.allclose(w, expected, rtol=1e-5, atol=1e-7)}
             hint = diagnose(run["parameters"], wrong) or (
@@ -142,7 +151,7 @@ def judge_train_step(got, check_close):
                 "backward, clip_grad_norm_ over all parameters, then step.")
             what = f"parameters after two train_step calls (B={B}, T={T}, max_norm={max_norm:g})"
             check_close(what, run["parameters"], expected, ("parameter entry",), hint)
-            first = _loss(small_model(seed), x, y).item()
+            first = ref.sequence_cross_entropy(small_model(seed)(x)[0], y)[0].item()
             got_loss = run["losses"][0]
             got_loss = got_loss.numpy() if torch.is_tensor(got_loss) else got_loss
             hint = diagnose(got_loss, {"the loss summed over tokens instead of averaged": first * B * T})
@@ -198,6 +207,16 @@ def judge_sample(got, check_close):
                 hits.mean() if not ok else p_hit.mean(), p_hit.mean(), (),
                 "feed each sampled id back into the model (with the hidden state) to get the next logits; "
                 "do not keep predicting from the start.")
+    # The state must be passed on: the stand-in's favourite id is the number of ids it has read, mod V.
+    out = _ids(got["state"], STATE_N)
+    favourite = (len(STATE_START) + np.arange(STATE_N)) % V
+    p_fav = np.array([_probs(c + STATE_BUMP * np.eye(V)[f], 1.0)[f] for f in favourite])
+    hits = out == favourite
+    ok = abs(hits.sum() - p_fav.sum()) <= 5 * np.sqrt((p_fav * (1 - p_fav)).sum())
+    check_close("share of steps that follow a stand-in model whose scores depend on its hidden state",
+                hits.mean() if not ok else p_fav.mean(), p_fav.mean(), (),
+                "pass the state the model returned into the next call (logits, h = model(next_id, h)); "
+                "a sampler that drops it restarts the model's memory at every step.")
     a, b = (_ids(out, REPEAT_N) for _, out in one_per_case(got["repeat"], range(2), "sample"))
     check_close("two samples with equally seeded generators", a.astype(float), b.astype(float),
                 ("step",), "use the generator argument for every random draw (torch.multinomial(..., generator=generator)).")

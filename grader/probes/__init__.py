@@ -9,6 +9,8 @@ The judging half is ``grader.hidden_tests.<assignment>.judge_<part>``.
 """
 import copy
 import sys
+import functools
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -30,3 +32,33 @@ def fresh(value):
 def copies(*values):
     """``fresh`` copies of several inputs, for ``fn(*copies(...))``."""
     return [fresh(v) for v in values]
+
+
+@contextmanager
+def torch_unavailable(why="this part is written in plain numpy"):
+    """Inside, any torch operation raises: a plain-numpy part cannot lean on torch (nor on a helper that uses it).
+
+    The static policy check sees only the student's own cells; this catches torch reached any other way,
+    e.g. through the setup cell's comparison helpers.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    from torch.overrides import TorchFunctionMode
+
+    class NoTorch(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            raise RuntimeError(f"torch ({getattr(func, '__name__', func)}) was called, but {why}")
+
+    with NoTorch():
+        yield
+
+
+def numpy_only(probe):
+    """Decorate a probe of a plain-numpy part: the student's function runs with torch unavailable."""
+    @functools.wraps(probe)
+    def guarded(fn):
+        with torch_unavailable():
+            return probe(fn)
+    return guarded

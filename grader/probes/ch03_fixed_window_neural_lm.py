@@ -7,7 +7,8 @@ import torch
 from grader.datasets import Markov2Source
 from grader.probes import fresh
 
-SEEDS = (301, 302, 303)
+SEEDS = (301, 302, 303, 304)
+BOUNDARY_SEED = 304  # embed, window_lm_forward and perplexity get a batch of a single window
 PARTS = {
     "embed": ("make_windows",),
     "window_lm_forward": ("make_windows", "embed"),
@@ -59,7 +60,7 @@ def sizes(seed):
     d = int(rng.integers(2, 5))
     H = n * d + int(rng.integers(1, 4))
     V = H + int(rng.integers(2, 5))
-    N = int(rng.integers(3, 8))
+    N = int(rng.integers(3, 8)) if seed != BOUNDARY_SEED else 1
     return rng, V, d, n, H, N
 
 
@@ -71,12 +72,22 @@ def embed_case(seed):
     return contexts, E
 
 
+def upstream(seed, shape):
+    """Seeded weights w for the scalar sum(w * embed(...)): its gradient shows how the result is connected to E."""
+    return torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
 def probe_embed(embed):
+    """Per seed: the embedding, and E.grad after backpropagating sum(upstream * embedding) (None: not connected)."""
     out = []
     for seed in SEEDS:
         contexts, E = embed_case(seed)
-        got = embed(fresh(contexts), fresh(E))
-        out.append({"embedding": got, "requires_grad": isinstance(got, torch.Tensor) and bool(got.requires_grad)})
+        E = fresh(E)
+        got = embed(fresh(contexts), E)
+        connected = isinstance(got, torch.Tensor) and bool(got.requires_grad)
+        if connected:
+            (got * upstream(seed, got.shape).to(got.dtype)).sum().backward()
+        out.append({"embedding": got, "requires_grad": connected, "E_grad": E.grad})
     return out
 
 
@@ -109,6 +120,7 @@ def perplexity_case(seed):
     """(logits (N, V), targets (N,)) of random sizes."""
     rng = np.random.default_rng(seed)
     N, V = int(rng.integers(3, 9)), int(rng.integers(3, 9))
+    N = N if seed != BOUNDARY_SEED else 1
     logits = torch.from_numpy(rng.normal(scale=2.0, size=(N, V)))
     targets = torch.from_numpy(rng.integers(0, V, size=N))
     return logits, targets

@@ -12,6 +12,7 @@ SAMPLE_N = 3000  # ids drawn per call
 SAMPLE_TEMPERATURES = (0.5, 1.0, 2.0)  # one per seed
 FEEDBACK_START, FEEDBACK_TEMPERATURE, FEEDBACK_BUMP = [3], 1.0, 3.0
 REPEAT_START, REPEAT_N, REPEAT_SEED = [0], 50, 7
+STATE_START, STATE_N, STATE_BUMP = [1, 4], 600, 3.0  # the stand-in whose scores depend on its state
 TRAIN_SETTINGS = ((0.05, 0.5), (1e6, 0.3))  # (max_norm, lr): clipping active, then inactive
 SHAPE_CASES = [(3, 5, 4, 6, 2, True), (2, 7, 3, 5, 3, True), (4, 2, 6, 3, 1, False), (1, 4, 2, 5, 2, False)]
 
@@ -25,12 +26,15 @@ def batch_case(seed):
     return torch.from_numpy(rng.integers(0, 50, size=N)), seq_len
 
 
+def batch_cases():
+    """One case per seed, then the boundaries: a stream of exactly 5 windows' length (no id left for the last
+    target), and one of 5 windows plus the one id that the last target needs."""
+    boundary = [(torch.from_numpy(np.random.default_rng(504 + k).integers(0, 50, size=5 * 4 + k)), 4) for k in (0, 1)]
+    return [batch_case(seed) for seed in SEEDS] + boundary
+
+
 def probe_make_batches(make_batches):
-    out = []
-    for seed in SEEDS:
-        ids, seq_len = batch_case(seed)
-        out.append(make_batches(*copies(ids), seq_len))
-    return out
+    return [make_batches(*copies(ids), seq_len) for ids, seq_len in batch_cases()]
 
 
 # ---------------------------------------------------------------- sequence_cross_entropy
@@ -108,6 +112,25 @@ class FixedModel(torch.nn.Module):
         return logits, (torch.zeros(1, ids.shape[0], 1) if h is None else h + ids.shape[1])
 
 
+class CountingModel(torch.nn.Module):
+    """A stand-in whose state counts the ids it has read: logits = c + bump * onehot(count mod V).
+
+    Only a sampler that passes the returned state back in (or re-reads every id so far) sees the
+    count grow; one that drops it sees the count restart at every call.
+    """
+
+    def __init__(self, c, bump):
+        super().__init__()
+        self.c, self.bump = torch.as_tensor(c, dtype=torch.float32), bump
+
+    def forward(self, ids, h=None):
+        B, T = ids.shape
+        before = torch.zeros(1, B, 1) if h is None else h
+        count = before[0, :, :1].long() + torch.arange(1, T + 1)  # (B, T): ids read up to each position
+        logits = self.c + self.bump * torch.nn.functional.one_hot(count % len(self.c), len(self.c)).float()
+        return logits, before + T
+
+
 def _ids(out):
     """What sample returned; a one-shot iterator (e.g. a generator) is read into a list so it can be sent."""
     if isinstance(out, (list, tuple, np.ndarray, torch.Tensor)) or not hasattr(out, "__next__"):
@@ -124,6 +147,8 @@ def probe_sample(sample):
         "frequencies": [run(0.0, [0, 1], SAMPLE_N, T, seed) for seed, T in zip(SEEDS, SAMPLE_TEMPERATURES)],
         "feedback": run(FEEDBACK_BUMP, FEEDBACK_START, SAMPLE_N, FEEDBACK_TEMPERATURE, SEEDS[0]),
         "repeat": [run(0.0, REPEAT_START, REPEAT_N, 1.0, REPEAT_SEED) for _ in range(2)],
+        "state": _ids(sample(CountingModel(SAMPLE_SCORES, STATE_BUMP), list(STATE_START), STATE_N, 1.0,
+                             torch.Generator().manual_seed(SEEDS[1]))),
     }
 
 

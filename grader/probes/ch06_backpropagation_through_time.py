@@ -1,17 +1,23 @@
 """Probes for the chapter 6 exercise: seeded random RNN problems fed to the student's backward passes."""
 import numpy as np
 
-from grader.probes import copies
+from grader.probes import copies, numpy_only
 
 SEEDS = (601, 602, 603)
 # Earlier parts the grader supplies (correct versions) before probing a later part.
 PARTS = {"jacobian_product": ("step_jacobian",), "truncated_bptt_grads": ("rnn_forward", "rnn_backward")}
 
 
+# B differs from case to case (drawn without replacement): one batch of a single sequence, others larger.
+BATCH_SIZES = dict(zip(SEEDS, (int(b) for b in np.random.default_rng(600).choice(np.arange(1, 5), len(SEEDS),
+                                                                                  replace=False))))
+
+
 def random_case(seed):
     """A seeded problem of random size; D != H != C so a transposed gradient fails loudly."""
     rng = np.random.default_rng(seed)
-    B, T, H = (int(n) for n in rng.integers([1, 5, 2], [5, 9, 6]))
+    T, H = (int(n) for n in rng.integers([5, 2], [9, 6]))
+    B = BATCH_SIZES[seed] if seed in BATCH_SIZES else int(rng.integers(1, 5))
     D, C = H + int(rng.integers(1, 4)), H + int(rng.integers(4, 6))
     return dict(
         X=rng.normal(size=(B, T, D)),
@@ -59,14 +65,17 @@ def product_args(seed):
     return forward_cache(seed)["H"][0], random_case(seed)["W_hh"]
 
 
+@numpy_only
 def probe_rnn_backward(rnn_backward):
     return [rnn_backward({k: np.array(v, copy=True) for k, v in forward_cache(seed).items()}) for seed in SEEDS]
 
 
+@numpy_only
 def probe_step_jacobian(step_jacobian):
     return [step_jacobian(*copies(*step_args(seed))) for seed in SEEDS]
 
 
+@numpy_only
 def probe_jacobian_product(jacobian_product):
     """Per seed: the outputs for each (k, t) of product_spans(T), and the output for k = t = T - 1."""
     out = []
@@ -79,9 +88,12 @@ def probe_jacobian_product(jacobian_product):
 
 
 def truncation_lengths(seed):
-    return 2, random_case(seed)["X"].shape[1] - 1
+    """Chunks of 2 and of T - 1 steps, and the boundaries: 1 step per chunk, and one chunk of all T steps."""
+    T = random_case(seed)["X"].shape[1]
+    return 1, 2, T - 1, T
 
 
+@numpy_only
 def probe_truncated_bptt_grads(truncated_bptt_grads):
     """Per seed: the outputs for each k of truncation_lengths(seed)."""
     return [[truncated_bptt_grads(*copies(*args_of(random_case(seed))), k) for k in truncation_lengths(seed)]
