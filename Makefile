@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: site setup test release publish chromium sandbox bench bench-build clean help
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 site: setup  ## set everything up, then build the site into _build/html (warnings are errors)
 	$(BIN)/jupyter-book build . -W -n --keep-going
