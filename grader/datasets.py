@@ -152,3 +152,75 @@ class Markov2Source:
             c = min(int(np.searchsorted(cdf[out[-2], out[-1]], u[i])), k - 1)
             out.append(c)
         return "".join(self.alphabet[s] for s in out[:n])
+
+
+# --- The adding problem (chapters 7, 9, 10) and a real temperature record (chapters 7, 9) ---
+
+ADDING_BASELINE_MSE = 1 / 6  # the variance of a sum of two U(0, 1): the MSE of always predicting 1
+
+
+def adding_problem(n, T, rng):
+    """``n`` sequences of the adding problem of length ``T`` (the version of Le et al. 2015).
+
+    Returns ``X`` (n, T, 2) and ``y`` (n,). Channel 0 holds numbers drawn uniformly from
+    [0, 1); channel 1 marks exactly two of them with a 1, one at a position drawn uniformly
+    from the first half ``[0, T // 2)`` and one from the second half ``[T // 2, T)``. The
+    target is the sum of the two marked numbers. ``rng`` is a seed or a numpy Generator.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"adding_problem: n must be a positive integer, got {n!r}")
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 2:
+        raise ValueError(f"adding_problem: T must be an integer of at least 2, got {T!r}")
+    rng = np.random.default_rng(rng)
+    values = rng.random((n, T))
+    first = rng.integers(0, T // 2, size=n)
+    second = rng.integers(T // 2, T, size=n)
+    rows = np.arange(n)
+    markers = np.zeros((n, T))
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    return np.stack([values, markers], axis=2), values[rows, first] + values[rows, second]
+
+
+SEATTLE_TEMPS = {
+    "package": "vega_datasets",
+    "version": "0.9.0",
+    "file": "_data/seattle-temps.csv",
+    "sha256": "c220666521ff4bec4ffb6f0d9acfdc5c1056564b1aad6f78d3b06aa0a0c8b085",
+    # the package is MIT-licensed; its description of the data set:
+    "licence": "public-domain NOAA data (https://www.weather.gov/disclaimer), shipped by vega_datasets (MIT)",
+    "readings": 8759,  # hourly, local time, 2010; the hour skipped by daylight saving (14 March, 02:00) is absent
+}
+
+
+def seattle_temperatures_path():
+    """Where the installed vega_datasets keeps its copy of the Seattle record (nothing is downloaded)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(SEATTLE_TEMPS["package"])
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the Seattle temperature record ships with the package vega_datasets, which is not "
+                        f"installed: pip install vega_datasets=={SEATTLE_TEMPS['version']}")
+    return Path(list(spec.submodule_search_locations)[0]) / SEATTLE_TEMPS["file"]
+
+
+def seattle_temperatures():
+    """Hourly air temperature in Seattle through 2010: (times as datetime64[h], degrees Fahrenheit).
+
+    The record is NOAA's (public domain), as shipped inside the vega_datasets package; it is
+    read from the installed package and checked by SHA-256, so a changed copy is refused.
+    """
+    path = seattle_temperatures_path()
+    if not path.is_file():
+        raise DataError(f"{path} not found: reinstall vega_datasets=={SEATTLE_TEMPS['version']}")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != SEATTLE_TEMPS["sha256"]:
+        raise DataError(f"{path} has SHA-256 {digest}, expected {SEATTLE_TEMPS['sha256']} "
+                        f"(vega_datasets {SEATTLE_TEMPS['version']}): a different or damaged copy")
+    lines = raw.decode("utf-8").splitlines()
+    if lines[0] != "date,temp":
+        raise DataError(f"{path}: expected the header 'date,temp', got {lines[0]!r}")
+    stamps, temps = zip(*(line.split(",") for line in lines[1:]))
+    times = np.array([s.replace("/", "-").replace(" ", "T") for s in stamps], dtype="datetime64[h]")
+    return times, np.array(temps, dtype=float)
