@@ -182,45 +182,53 @@ def adding_problem(n, T, rng):
     return np.stack([values, markers], axis=2), values[rows, first] + values[rows, second]
 
 
-SEATTLE_TEMPS = {
+SEATTLE_WEATHER = {
     "package": "vega_datasets",
     "version": "0.9.0",
-    "file": "_data/seattle-temps.csv",
-    "sha256": "c220666521ff4bec4ffb6f0d9acfdc5c1056564b1aad6f78d3b06aa0a0c8b085",
+    "file": "_data/seattle-weather.csv",
+    "sha256": "62f0609f787158128aa2bd102967173a4953122dd4f872bf1d502cae1037df0b",
     # the package is MIT-licensed; its description of the data set:
     "licence": "public-domain NOAA data (https://www.weather.gov/disclaimer), shipped by vega_datasets (MIT)",
-    "readings": 8759,  # hourly, local time, 2010; the hour skipped by daylight saving (14 March, 02:00) is absent
+    "days": 1461,  # every day from 2012-01-01 to 2015-12-31, none missing
 }
+# (vega_datasets' hourly ``seattle-temps.csv`` is not used: its day-to-day changes are a hundredth of the
+# weather's, a smoothed series rather than a record of observations.)
+WEATHER_COLUMNS = ("precipitation", "temp_max", "temp_min", "wind")  # mm, degrees Celsius, degrees Celsius, m/s
 
 
-def seattle_temperatures_path():
+def seattle_weather_path():
     """Where the installed vega_datasets keeps its copy of the Seattle record (nothing is downloaded)."""
     from importlib.util import find_spec
 
-    spec = find_spec(SEATTLE_TEMPS["package"])
+    spec = find_spec(SEATTLE_WEATHER["package"])
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("the Seattle temperature record ships with the package vega_datasets, which is not "
-                        f"installed: pip install vega_datasets=={SEATTLE_TEMPS['version']}")
-    return Path(list(spec.submodule_search_locations)[0]) / SEATTLE_TEMPS["file"]
+        raise DataError("the Seattle weather record ships with the package vega_datasets, which is not "
+                        f"installed: pip install vega_datasets=={SEATTLE_WEATHER['version']}")
+    return Path(list(spec.submodule_search_locations)[0]) / SEATTLE_WEATHER["file"]
 
 
-def seattle_temperatures():
-    """Hourly air temperature in Seattle through 2010: (times as datetime64[h], degrees Fahrenheit).
+def seattle_weather():
+    """Daily weather observed in Seattle, 2012-2015: a dict of arrays, one entry per day.
 
-    The record is NOAA's (public domain), as shipped inside the vega_datasets package; it is
-    read from the installed package and checked by SHA-256, so a changed copy is refused.
+    Keys: ``date`` (datetime64[D]), ``precipitation`` (mm), ``temp_max`` and ``temp_min`` (degrees
+    Celsius), ``wind`` (m/s) and ``weather`` (a word such as "rain"). The record is NOAA's (public
+    domain), as shipped inside the vega_datasets package; it is read from the installed package and
+    checked by SHA-256, so a changed copy is refused.
     """
-    path = seattle_temperatures_path()
+    path = seattle_weather_path()
     if not path.is_file():
-        raise DataError(f"{path} not found: reinstall vega_datasets=={SEATTLE_TEMPS['version']}")
+        raise DataError(f"{path} not found: reinstall vega_datasets=={SEATTLE_WEATHER['version']}")
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    if digest != SEATTLE_TEMPS["sha256"]:
-        raise DataError(f"{path} has SHA-256 {digest}, expected {SEATTLE_TEMPS['sha256']} "
-                        f"(vega_datasets {SEATTLE_TEMPS['version']}): a different or damaged copy")
+    if digest != SEATTLE_WEATHER["sha256"]:
+        raise DataError(f"{path} has SHA-256 {digest}, expected {SEATTLE_WEATHER['sha256']} "
+                        f"(vega_datasets {SEATTLE_WEATHER['version']}): a different or damaged copy")
     lines = raw.decode("utf-8").splitlines()
-    if lines[0] != "date,temp":
-        raise DataError(f"{path}: expected the header 'date,temp', got {lines[0]!r}")
-    stamps, temps = zip(*(line.split(",") for line in lines[1:]))
-    times = np.array([s.replace("/", "-").replace(" ", "T") for s in stamps], dtype="datetime64[h]")
-    return times, np.array(temps, dtype=float)
+    header = ("date", *WEATHER_COLUMNS, "weather")
+    if tuple(lines[0].split(",")) != header:
+        raise DataError(f"{path}: expected the header {','.join(header)!r}, got {lines[0]!r}")
+    columns = list(zip(*(line.split(",") for line in lines[1:])))
+    record = {"date": np.array([d.replace("/", "-") for d in columns[0]], dtype="datetime64[D]")}
+    record.update({name: np.array(values, dtype=float) for name, values in zip(WEATHER_COLUMNS, columns[1:5])})
+    record["weather"] = np.array(columns[5])
+    return record

@@ -165,25 +165,27 @@ def test_the_notebook_states_are_the_probe_states():
     np.testing.assert_allclose(ns["tanh_states"](W, inputs), H, atol=1e-12)
 
 
-def test_seattle_temperatures_are_the_checked_record():
-    times, temps = datasets.seattle_temperatures()
-    assert len(times) == len(temps) == datasets.SEATTLE_TEMPS["readings"]
-    assert str(times[0]) == "2010-01-01T00" and str(times[-1]) == "2010-12-31T23"
-    assert temps[0] == 39.4 and 30 < temps.min() < temps.mean() < temps.max() < 80
-    gaps = np.diff(times).astype(int)
-    assert (gaps == 1).sum() == len(gaps) - 1 and str(times[np.argmax(gaps)]) == "2010-03-14T02"
+def test_seattle_weather_is_the_checked_record():
+    record = datasets.seattle_weather()
+    assert set(record) == {"date", *datasets.WEATHER_COLUMNS, "weather"}
+    assert all(len(v) == datasets.SEATTLE_WEATHER["days"] for v in record.values())
+    assert str(record["date"][0]) == "2012-01-01" and str(record["date"][-1]) == "2015-12-31"
+    assert (np.diff(record["date"]).astype(int) == 1).all()                     # no day missing
+    assert record["temp_max"][0] == 12.8 and (record["temp_max"] >= record["temp_min"]).all()
+    assert -10 < record["temp_min"].min() and record["temp_max"].max() < 40      # degrees Celsius
+    assert 2 < np.diff(record["temp_max"]).std() < 4                             # weather, not a smoothed curve
 
 
-def test_a_changed_temperature_record_is_refused(monkeypatch):
-    monkeypatch.setitem(datasets.SEATTLE_TEMPS, "sha256", "0" * 64)
+def test_a_changed_weather_record_is_refused(monkeypatch):
+    monkeypatch.setitem(datasets.SEATTLE_WEATHER, "sha256", "0" * 64)
     with pytest.raises(datasets.DataError, match="a different or damaged copy"):
-        datasets.seattle_temperatures()
+        datasets.seattle_weather()
 
 
 def test_a_missing_package_says_what_to_install(monkeypatch):
-    monkeypatch.setitem(datasets.SEATTLE_TEMPS, "package", "no_such_package_here")
+    monkeypatch.setitem(datasets.SEATTLE_WEATHER, "package", "no_such_package_here")
     with pytest.raises(datasets.DataError, match="pip install vega_datasets==0.9.0"):
-        datasets.seattle_temperatures()
+        datasets.seattle_weather()
 
 
 # --- the hidden tests: pass on the reference, name each catalogued mistake ---
