@@ -152,3 +152,83 @@ class Markov2Source:
             c = min(int(np.searchsorted(cdf[out[-2], out[-1]], u[i])), k - 1)
             out.append(c)
         return "".join(self.alphabet[s] for s in out[:n])
+
+
+# --- The adding problem (chapters 7, 9, 10) and a real temperature record (chapters 7, 9) ---
+
+ADDING_BASELINE_MSE = 1 / 6  # the variance of a sum of two U(0, 1): the MSE of always predicting 1
+
+
+def adding_problem(n, T, rng):
+    """``n`` sequences of the adding problem of length ``T`` (the version of Le et al. 2015).
+
+    Returns ``X`` (n, T, 2) and ``y`` (n,). Channel 0 holds numbers drawn uniformly from
+    [0, 1); channel 1 marks exactly two of them with a 1, one at a position drawn uniformly
+    from the first half ``[0, T // 2)`` and one from the second half ``[T // 2, T)``. The
+    target is the sum of the two marked numbers. ``rng`` is a seed or a numpy Generator.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"adding_problem: n must be a positive integer, got {n!r}")
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 2:
+        raise ValueError(f"adding_problem: T must be an integer of at least 2, got {T!r}")
+    rng = np.random.default_rng(rng)
+    values = rng.random((n, T))
+    first = rng.integers(0, T // 2, size=n)
+    second = rng.integers(T // 2, T, size=n)
+    rows = np.arange(n)
+    markers = np.zeros((n, T))
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    return np.stack([values, markers], axis=2), values[rows, first] + values[rows, second]
+
+
+SEATTLE_WEATHER = {
+    "package": "vega_datasets",
+    "version": "0.9.0",
+    "file": "_data/seattle-weather.csv",
+    "sha256": "62f0609f787158128aa2bd102967173a4953122dd4f872bf1d502cae1037df0b",
+    # the package is MIT-licensed; its description of the data set:
+    "licence": "public-domain NOAA data (https://www.weather.gov/disclaimer), shipped by vega_datasets (MIT)",
+    "days": 1461,  # every day from 2012-01-01 to 2015-12-31, none missing
+}
+# (vega_datasets' hourly ``seattle-temps.csv`` is not used: its day-to-day changes are a hundredth of the
+# weather's, a smoothed series rather than a record of observations.)
+WEATHER_COLUMNS = ("precipitation", "temp_max", "temp_min", "wind")  # mm, degrees Celsius, degrees Celsius, m/s
+
+
+def seattle_weather_path():
+    """Where the installed vega_datasets keeps its copy of the Seattle record (nothing is downloaded)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(SEATTLE_WEATHER["package"])
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the Seattle weather record ships with the package vega_datasets, which is not "
+                        f"installed: pip install vega_datasets=={SEATTLE_WEATHER['version']}")
+    return Path(list(spec.submodule_search_locations)[0]) / SEATTLE_WEATHER["file"]
+
+
+def seattle_weather():
+    """Daily weather observed in Seattle, 2012-2015: a dict of arrays, one entry per day.
+
+    Keys: ``date`` (datetime64[D]), ``precipitation`` (mm), ``temp_max`` and ``temp_min`` (degrees
+    Celsius), ``wind`` (m/s) and ``weather`` (a word such as "rain"). The record is NOAA's (public
+    domain), as shipped inside the vega_datasets package; it is read from the installed package and
+    checked by SHA-256, so a changed copy is refused.
+    """
+    path = seattle_weather_path()
+    if not path.is_file():
+        raise DataError(f"{path} not found: reinstall vega_datasets=={SEATTLE_WEATHER['version']}")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != SEATTLE_WEATHER["sha256"]:
+        raise DataError(f"{path} has SHA-256 {digest}, expected {SEATTLE_WEATHER['sha256']} "
+                        f"(vega_datasets {SEATTLE_WEATHER['version']}): a different or damaged copy")
+    lines = raw.decode("utf-8").splitlines()
+    header = ("date", *WEATHER_COLUMNS, "weather")
+    if tuple(lines[0].split(",")) != header:
+        raise DataError(f"{path}: expected the header {','.join(header)!r}, got {lines[0]!r}")
+    columns = list(zip(*(line.split(",") for line in lines[1:])))
+    record = {"date": np.array([d.replace("/", "-") for d in columns[0]], dtype="datetime64[D]")}
+    record.update({name: np.array(values, dtype=float) for name, values in zip(WEATHER_COLUMNS, columns[1:5])})
+    record["weather"] = np.array(columns[5])
+    return record
