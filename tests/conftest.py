@@ -5,6 +5,7 @@ of mistakes (student ``<assignment>__<mistake>``); chapter 4 also gets the hosti
 broken ones. Rows are keyed by (student, assignment).
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -287,9 +288,17 @@ def feedback(graded):
 
 @pytest.fixture(scope="session")
 def html_dir(tmp_path_factory):
-    """The site, built from scratch with warnings as errors, as `make site` builds it."""
+    """The site, built from scratch with warnings as errors, as `make site` builds it.
+
+    ``RNN_COURSE_SITE=_build/html`` reuses a site already built (e.g. by ``make site``) instead,
+    to iterate on the site tests without a cold build; those tests then check that build, as it is.
+    """
     from grader.course import REPO
 
+    if os.environ.get("RNN_COURSE_SITE"):
+        built = Path(os.environ["RNN_COURSE_SITE"]).resolve()
+        assert (built / "index.html").is_file(), f"RNN_COURSE_SITE={built}: no built site there (no index.html)"
+        return built
     out = tmp_path_factory.mktemp("site")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     done = subprocess.run([str(jupyter_book), "build", str(REPO), "--path-output", str(out), "-W", "-n", "--keep-going"],
