@@ -29,7 +29,7 @@ def nb():
 # --- the data ---
 
 def test_released_notebook_text_is_the_course_text():
-    """The student's notebook builds its text from pydoc_data itself: it must be python_docs_text()."""
+    """The student's notebook reads its text from the file next to it: it must be python_docs_text()."""
     namespace = setup_namespace(EXERCISES, A)
     assert namespace["docs_text"] == datasets.python_docs_text()
     assert namespace["train_sentences"][0] == list(datasets.python_docs_text().split("\n")[0])

@@ -32,6 +32,10 @@ def test_exercises_equal_a_fresh_release(fresh_release, assignment):
     assert committed == fresh, f"exercises/{assignment} is stale: run `python -m grader release` and commit it"
     assert sorted(p.name for p in (EXERCISES / assignment).iterdir()) == \
         sorted(p.name for p in (fresh_release / assignment).iterdir())
+    for path in (fresh_release / assignment).iterdir():  # the data files that travel with the notebook
+        if path.name != name:
+            assert (EXERCISES / assignment / path.name).read_bytes() == path.read_bytes(), \
+                f"exercises/{assignment}/{path.name} is stale: run `python -m grader release` and commit it"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
