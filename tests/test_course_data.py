@@ -8,6 +8,7 @@ the notebooks' data lines are run alone, every setup-cell statement that does no
 import ast
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,12 @@ def test_a_notebook_without_its_data_file_says_where_to_put_it(tmp_path):
     (tmp_path / "ch03_fixed_window_neural_lm" / notebook.name).write_bytes(notebook.read_bytes())
     with pytest.raises(FileNotFoundError, match="python_docs.txt.gz is not in .*put it next to the notebook"):
         data_namespace(tmp_path, "ch03_fixed_window_neural_lm")
+
+
+def test_the_supported_pythons_are_stated_alike_and_the_site_builds_with_one():
+    pyproject = (REPO / "pyproject.toml").read_text()
+    supported = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
+    assert supported and f'requires-python = ">={supported[0]}"' in pyproject
+    assert f"**{', '.join(supported[:-1])} or {supported[-1]}**" in (REPO / "README.md").read_text()
+    workflow = (REPO / ".github" / "workflows" / "publish-site.yml").read_text()
+    assert re.findall(r'python-version: "([\d.]+)"', workflow) in ([v] for v in supported)
