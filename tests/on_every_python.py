@@ -1,7 +1,7 @@
 """Run the data loaders and the release-consistency checks on every supported Python found here.
 
-Supported means listed in pyproject.toml's classifiers. Each interpreter found (under pyenv's
-``versions/`` or as ``python3.X`` on PATH) gets a light venv in ``.venv-pythons/<version>`` with only
+Supported means listed in pyproject.toml's classifiers. Each interpreter found (this one, those under
+pyenv's ``versions/`` and ``python3.X`` on PATH) gets a light venv in ``.venv-pythons/<version>`` with only
 numpy and pytest, at the versions pinned in requirements.txt (no torch), runs
 tests/test_datasets.py and tests/test_course_data.py, and prints the SHA-256 of what the loaders
 return. Exits 1 if a test fails or the digests differ between Pythons. ``make pythons`` runs it.
@@ -48,7 +48,8 @@ def pins():
 def interpreters(minors):
     """{version: path} of the interpreters found whose major.minor is in ``minors``."""
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    candidates = sorted(pyenv.glob("*/bin/python3")) + [Path(p) for m in minors if (p := shutil.which(f"python{m}"))]
+    candidates = [Path(sys.executable)] + sorted(pyenv.glob("*/bin/python3")) + \
+        [Path(p) for m in minors if (p := shutil.which(f"python{m}"))]
     found = {}
     for path in candidates:
         done = subprocess.run([path, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True)
