@@ -6,7 +6,6 @@ standard-library packages, stored once in ``grader/data/`` (gzip, with their SHA
 beside them), so every supported Python reads the same bytes. The running interpreter's own texts,
 which differ between Python versions, stay available from the ``*_from_interpreter`` functions.
 """
-import argparse
 import gzip
 import hashlib
 import importlib
@@ -49,6 +48,8 @@ def _stored_text(name):
         text = gzip.decompress(path.read_bytes()).decode("utf-8")
     except FileNotFoundError:
         raise DataError(f"{path} is missing: it is part of the course repository (git checkout it again)") from None
+    except (OSError, EOFError, UnicodeDecodeError) as err:  # not gzip, cut short, or not UTF-8 inside
+        raise DataError(f"{path} is damaged: it is not a complete gzip file of UTF-8 text ({err})") from None
     if _sha256(text) != recorded_sha256()[name]:
         raise DataError(f"{path} is damaged: its text's SHA-256 is {_sha256(text)}, "
                         f"{DATA / 'SHA256SUMS'} records {recorded_sha256()[name]}")

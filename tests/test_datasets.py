@@ -36,6 +36,9 @@ def test_a_damaged_or_missing_file_is_refused_with_a_clear_message(tmp_path, mon
     (tmp_path / "docstrings.json.gz").unlink()
     with pytest.raises(datasets.DataError, match="docstrings.json.gz is missing"):
         datasets.docstring_corpus()
+    (tmp_path / "docstrings.json.gz").write_bytes(gzip.compress(b"[]")[:-4])  # cut short
+    with pytest.raises(datasets.DataError, match="docstrings.json.gz is damaged: it is not a complete gzip file"):
+        datasets.docstring_corpus()
 
 
 def test_deduplicated_keeps_each_text_once_and_drops_texts_of_two_packages():
@@ -50,6 +53,8 @@ def test_the_interpreter_loaders_rebuild_the_stored_texts_on_the_python_they_cam
     docs, corpus = datasets.python_docs_text_from_interpreter(), datasets.docstring_corpus_from_interpreter()
     if here == datasets.MEASURED_ON:
         assert docs == datasets.python_docs_text() and corpus == datasets.docstring_corpus()
+        raw = [doc for package in datasets.DOCSTRING_PACKAGES for doc in datasets._module_docstrings(package).values()]
+        assert (len(raw), len(set(raw)), len(corpus)) == (874, 634, 632)  # as chapter 1 says: deduplicated
     for same, loader in ((docs == datasets.python_docs_text(), datasets.python_docs_text_from_interpreter),
                          (corpus == datasets.docstring_corpus(), datasets.docstring_corpus_from_interpreter)):
         if same:

@@ -69,3 +69,18 @@ def test_every_part_has_visible_and_hidden_tests(assignment):
 def test_release_refuses_an_unknown_assignment(tmp_path):
     with pytest.raises(ReleaseError, match="unknown assignment"):
         release(["ch99_nothing"], out=tmp_path, workdir=tmp_path)
+
+
+def test_the_data_command_checks_the_stored_texts():
+    """`python -m grader data` loads the stored texts, checks their SHA-256 and prints them."""
+    import subprocess
+    import sys
+
+    from grader import datasets
+    from grader.course import REPO
+
+    done = subprocess.run([sys.executable, "-m", "grader", "data"], cwd=REPO, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert all(digest in done.stdout for digest in datasets.recorded_sha256().values())
+    assert "465,126 characters of documentation, 632 docstrings: both match their SHA-256" in done.stdout
