@@ -1,11 +1,14 @@
 """exercises/ is exactly a fresh release of solutions/, and gives nothing away."""
 import json
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from grader.course import EXERCISES, assignments, notebook_name
+from grader import datasets
+from grader.course import EXERCISES, REPO, assignments, notebook_name
 from grader.release import ReleaseError, release
 from grader.leaks import leaked, region_lines
 from submission_bank import load
@@ -73,12 +76,6 @@ def test_release_refuses_an_unknown_assignment(tmp_path):
 
 def test_the_data_command_checks_the_stored_texts():
     """`python -m grader data` loads the stored texts, checks their SHA-256 and prints them."""
-    import subprocess
-    import sys
-
-    from grader import datasets
-    from grader.course import REPO
-
     done = subprocess.run([sys.executable, "-m", "grader", "data"], cwd=REPO, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
