@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test release publish chromium sandbox bench bench-build clean help
+.PHONY: site setup test pythons release publish chromium sandbox bench bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +23,9 @@ $(VENV)/.installed: requirements.txt
 
 test: setup chromium sandbox  ## run the test suite (it builds the site into a temporary folder and opens it in Chromium)
 	$(BIN)/python -m pytest
+
+pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
+	$(BIN)/python tests/on_every_python.py
 
 chromium:  ## install Debian's Chromium for the browser test, if it is missing
 	@[ -n "$$CHROMIUM" ] || command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
@@ -46,5 +49,5 @@ bench: setup  ## benchmark grading: seconds per submission with 1 and 2 workers 
 bench-build: setup  ## benchmark the site: cold build, no-change rebuild, rebuild after editing one chapter
 	$(BIN)/python benchmarks/bench_build.py
 
-clean:  ## remove the built site and the grading working folder
-	rm -rf _build .grading
+clean:  ## remove the built site, the grading working folder and the light venvs of `make pythons`
+	rm -rf _build .grading .venv-pythons

@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader {release,autograde,feedback,export,check} --help``."""
+"""Command line: ``python -m grader {release,autograde,feedback,export,publish,check,data} --help``."""
 import argparse
 import sys
 from pathlib import Path
@@ -63,6 +63,22 @@ def _check(args):
     return check(args.notebook, timeout=args.timeout)
 
 
+def _data(args):
+    from grader import datasets
+
+    if args.store:
+        if sys.version.split()[0] != datasets.MEASURED_ON:
+            print(f"error: the stored texts come from Python {datasets.MEASURED_ON}, on which the book's numbers were "
+                  f"measured; this is {sys.version.split()[0]}", file=sys.stderr)
+            return 2
+        datasets.store_from_interpreter()
+    for name, digest in datasets.recorded_sha256().items():
+        print(f"{digest}  {datasets.DATA / datasets.STORED[name]}")
+    print(f"{len(datasets.python_docs_text()):,} characters of documentation, "
+          f"{len(datasets.docstring_corpus())} docstrings: both match their SHA-256")
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog="python -m grader", description="The RNN course tools: release exercises, autograde submissions, write feedback, export grades, and the students' self-check.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -122,6 +138,13 @@ def parser():
     c.add_argument("notebook", type=Path, metavar="NOTEBOOK")
     c.add_argument("--timeout", type=int, default=60, help="seconds allowed per cell (default: %(default)s)")
     c.set_defaults(run=_check)
+
+    d = sub.add_parser("data", help="check the course's stored texts (grader/data) and print their SHA-256",
+                       description="Load the stored texts, check them against grader/data/SHA256SUMS and print "
+                                   "the digests. With --store, first write them again from this Python "
+                                   "(only on Python 3.11.7, the version the book was measured on).")
+    d.add_argument("--store", action="store_true", help="rebuild grader/data from this interpreter first")
+    d.set_defaults(run=_data)
     return p
 
 

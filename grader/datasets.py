@@ -1,9 +1,12 @@
-"""Offline data for the course: text every Python has, a labelled set built from it, a
-synthetic source with a known entropy rate, and checked loaders for larger sets on disk.
+"""Offline data for the course: two texts stored with it, a labelled set, a synthetic source
+with a known entropy rate, and checked loaders for larger sets on disk.
 
-Nothing here downloads. The built-in texts change between Python versions, so each is
-checked against the SHA-256 the course's numbers were measured on (Python 3.11.7).
+Nothing here downloads. The texts are CPython 3.11.7's documentation and the docstrings of five
+standard-library packages, stored once in ``grader/data/`` (gzip, with their SHA-256 and licence
+beside them), so every supported Python reads the same bytes. The running interpreter's own texts,
+which differ between Python versions, stay available from the ``*_from_interpreter`` functions.
 """
+import gzip
 import hashlib
 import importlib
 import inspect
@@ -14,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-MEASURED_ON = "3.11.7"
-SHA256 = {  # text -> sha256 on MEASURED_ON
-    "python_docs": "71f2ff5d99bdc1f9c48c5c2353ad138201c5ca1c377e0226857ef8fa89b8bcee",
-    "docstrings": "16c9682a22ff844d1b7420575940ad39269d75291e7ad5527df96c91c585c8d2",  # JSON of the corpus
-}
+DATA = Path(__file__).resolve().parent / "data"
+MEASURED_ON = "3.11.7"  # the Python whose texts were stored, and on which the book's numbers were measured
+STORED = {"python_docs": "python_docs.txt.gz", "docstrings": "docstrings.json.gz"}  # text -> file in DATA
+STORED_LOADER = {"python_docs": "python_docs_text()", "docstrings": "docstring_corpus()"}
 DOCSTRING_PACKAGES = ("asyncio", "email", "logging", "unittest", "xml")  # the classes of chapter 1
 MIN_DOCSTRING = 80  # characters: shorter docstrings are one-liners with too little to classify
 
@@ -31,18 +33,51 @@ def _sha256(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _check(name, text, strict):
-    expected = SHA256[name]
-    if strict and expected and _sha256(text) != expected:
-        raise DataError(
-            f"the '{name}' text of this Python ({sys.version.split()[0]}) differs from the one the course "
-            f"was measured on (Python {MEASURED_ON}); numbers will not match the book. Use Python "
-            f"{MEASURED_ON}, or pass strict=False to use this text anyway.")
+def recorded_sha256():
+    """{text name: SHA-256 of its uncompressed UTF-8 text}, as recorded in ``grader/data/SHA256SUMS``."""
+    sums = {}
+    for line in (DATA / "SHA256SUMS").read_text().splitlines():
+        digest, _, filename = line.partition("  ")
+        sums[next(k for k, v in STORED.items() if v == filename + ".gz")] = digest
+    return sums
+
+
+def _stored_text(name):
+    path = DATA / STORED[name]
+    try:
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing: it is part of the course repository (git checkout it again)") from None
+    except (OSError, EOFError, UnicodeDecodeError) as err:  # not gzip, cut short, or not UTF-8 inside
+        raise DataError(f"{path} is damaged: it is not a complete gzip file of UTF-8 text ({err})") from None
+    if _sha256(text) != recorded_sha256()[name]:
+        raise DataError(f"{path} is damaged: its text's SHA-256 is {_sha256(text)}, "
+                        f"{DATA / 'SHA256SUMS'} records {recorded_sha256()[name]}")
     return text
 
 
-def python_docs_text(strict=True):
-    """CPython's reference documentation as one English text (about 465k characters on 3.11.7)."""
+def _check(name, text, strict):
+    if strict and _sha256(text) != recorded_sha256()[name]:
+        raise DataError(
+            f"the '{name}' text of this Python ({sys.version.split()[0]}) differs from the one stored with the "
+            f"course (Python {MEASURED_ON}), on which the book's numbers were measured: {STORED_LOADER[name]} reads "
+            f"the stored one; pass strict=False to use this Python's anyway.")
+    return text
+
+
+def python_docs_text():
+    """CPython 3.11.7's reference documentation as one English text (465,126 characters), as stored."""
+    return _stored_text("python_docs")
+
+
+def docstring_corpus():
+    """The labelled docstrings of chapter 1, as stored: (package, qualified name, docstring) triples."""
+    return [tuple(item) for item in json.loads(_stored_text("docstrings"))]
+
+
+def python_docs_text_from_interpreter(strict=False):
+    """The same documentation text built from the running Python's ``pydoc_data`` (it differs between
+    versions); with ``strict``, refuse a text other than the stored one."""
     from pydoc_data.topics import topics
 
     return _check("python_docs", "\n\n".join(topics[key] for key in sorted(topics)), strict)
@@ -72,13 +107,38 @@ def _module_docstrings(package):
     return docs
 
 
-def docstring_corpus(strict=True):
-    """Labelled documents: (label, qualified name, docstring) for the standard library packages
-    in DOCSTRING_PACKAGES, the label being the package. Sorted by name, so deterministic."""
-    corpus = [(package, name, doc) for package in DOCSTRING_PACKAGES
-              for name, doc in sorted(_module_docstrings(package).items())]
+def deduplicated(corpus):
+    """Each docstring once, under its first name: many are inherited (a subclass or alias repeats its
+    parent's), and copies would sit on both sides of a split. A text found in two packages documents
+    neither (it is inherited from a built-in, e.g. ``list.pop``), so it is dropped."""
+    packages = {}
+    for label, _, doc in corpus:
+        packages.setdefault(doc, set()).add(label)
+    seen, kept = set(), []
+    for label, name, doc in corpus:
+        if len(packages[doc]) == 1 and doc not in seen:
+            seen.add(doc)
+            kept.append((label, name, doc))
+    return kept
+
+
+def docstring_corpus_from_interpreter(strict=False):
+    """The labelled docstrings built from the running Python's standard library (they differ between
+    versions): the packages of DOCSTRING_PACKAGES, sorted by name, deduplicated; with ``strict``,
+    refuse a corpus other than the stored one."""
+    corpus = deduplicated([(package, name, doc) for package in DOCSTRING_PACKAGES
+                           for name, doc in sorted(_module_docstrings(package).items())])
     _check("docstrings", json.dumps(corpus), strict)
     return corpus
+
+
+def store_from_interpreter():
+    """Write the stored texts and SHA256SUMS from the running Python: how ``grader/data`` was made (on 3.11.7)."""
+    texts = {"python_docs": python_docs_text_from_interpreter(),
+             "docstrings": json.dumps(docstring_corpus_from_interpreter())}
+    for name, text in texts.items():  # mtime=0: the same text always gives the same bytes
+        (DATA / STORED[name]).write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0))
+    (DATA / "SHA256SUMS").write_text("".join(f"{_sha256(texts[name])}  {STORED[name][:-3]}\n" for name in STORED))
 
 
 def split(items, fractions=(0.8, 0.1, 0.1), seed=0):

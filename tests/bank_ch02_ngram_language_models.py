@@ -36,6 +36,18 @@ KNESER_NEY = '''def kneser_ney_probs(counts, context, vocab, d, p_cont):
     first = np.array([max(following.get(w, 0) - d, 0) for w in vocab]) / c_v
     return first + {weight} * np.asarray(p_cont)
 '''
+KATZ = '''def katz_backoff_probs(counts, context, vocab, d, p_lower):
+    following = counts.get(tuple(context), {{}})
+    c_h = sum(following.values())
+    if c_h == 0:
+        return np.asarray(p_lower, dtype=float)
+    c = np.array([following.get(w, 0) for w in vocab], dtype=float)
+    seen = c > 0
+    if seen.all():
+        return c / c_h
+    freed = d * seen.sum() / c_h
+    return {result}
+'''
 GENERATE = '''def generate(model, vocab, n, rng, max_len=100):
     context, sentence = (BOS,) * (n - 1), []
     while len(sentence) < max_len:
@@ -82,6 +94,12 @@ MISTAKES = {
         KNESER_NEY.format(unseen="np.zeros(len(vocab))",
                           weight="d * sum(1 for c in following.values() if c > 0) / c_v"),
         "test_kneser_ney_probs", "zeros for an unseen context"),
+    "backoff_without_rescaling": Mistake(
+        "katz_backoff_probs", KATZ.format(result="np.where(seen, (c - d) / c_h, freed * np.asarray(p_lower))"),
+        "test_katz_backoff_probs", "no rescaling of the lower order"),
+    "backoff_interpolated_instead": Mistake(
+        "katz_backoff_probs", KATZ.format(result="np.maximum(c - d, 0) / c_h + freed * np.asarray(p_lower)"),
+        "test_katz_backoff_probs", "the lower order added to the seen tokens too"),
     "greedy_instead_of_sampling": Mistake(
         "generate", GENERATE.format(draw="int(np.argmax(model(context)))", stop="if token == EOS:\n            break"),
         "test_generate", "most probable token (argmax)"),

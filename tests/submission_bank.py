@@ -4,6 +4,7 @@
 the source's solution, then replaces the cells named in ``answers`` with other code:
 that is how the bank of realistic wrong submissions below is written.
 """
+import contextlib
 import copy
 import importlib
 import re
@@ -42,11 +43,13 @@ def filled(assignment, answers=None):
 
 
 def setup_namespace(folder, assignment):
-    """Run a notebook's locked ``setup`` cell (its data and check helpers) in a fresh namespace."""
+    """Run a notebook's locked ``setup`` cell (its data and check helpers) in a fresh namespace, in the
+    notebook's folder (as Jupyter does), where the data files it reads are."""
     setup = next(c for c in load(folder, assignment).cells
                  if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
     namespace = {}
-    exec(setup.source, namespace)
+    with contextlib.chdir(folder / assignment):
+        exec(setup.source, namespace)
     return namespace
 
 

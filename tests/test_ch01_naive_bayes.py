@@ -208,8 +208,8 @@ def test_the_chapter_numbers():
     model = ref.fit_naive_bayes(ref.count_matrix(tokens["train"], vocab), labels["train"], len(packages), 1.0)
     acc = {name: ref.accuracy(labels[name], ref.predict(ref.count_matrix(tokens[name], vocab), *model))
            for name in ("dev", "test")}
-    assert round(acc["dev"], 2) == 0.92 and round(acc["test"], 2) == 0.94
-    assert round(np.mean(labels["test"] == 0), 2) == 0.32  # always answering asyncio
+    assert round(acc["dev"], 2) == 0.90 and round(acc["test"], 2) == 0.95
+    assert round(np.mean(labels["test"] == 0), 2) == 0.30  # always answering asyncio
 
 
 # --- the hidden tests: pass on the reference, fail on each known mistake with its name ---------

@@ -30,7 +30,7 @@ def nb():
 # --- the data ---
 
 def test_released_notebook_text_is_the_course_text():
-    """The student's notebook builds its text from pydoc_data itself: it must be python_docs_text()."""
+    """The student's notebook reads its text from the file next to it: it must be python_docs_text()."""
     namespace = setup_namespace(EXERCISES, A)
     assert namespace["docs_text"] == datasets.python_docs_text()
     assert namespace["train_sentences"][0] == list(datasets.python_docs_text().split("\n")[0])
@@ -132,6 +132,45 @@ def test_kneser_ney_normalises_and_reduces_to_counting(d):
             assert np.allclose(p, ref.add_delta_probs(counts, h, vocab, 0.0))
 
 
+def _katz_loop(counts, context, vocab, d, p_lower):
+    """The chapter's equation token by token, in plain Python (another correct answer)."""
+    row = counts.get(tuple(context), {})
+    c_h = sum(row.values())
+    if not c_h:
+        return list(p_lower)
+    seen = [w for w in vocab if row.get(w, 0) > 0]
+    if len(seen) == len(vocab):
+        return [row[w] / c_h for w in vocab]
+    alpha = (d * len(seen) / c_h) / (1 - sum(p for w, p in zip(vocab, p_lower) if w in seen))
+    return [(row[w] - d) / c_h if w in seen else alpha * p for w, p in zip(vocab, p_lower)]
+
+
+@pytest.mark.parametrize("d", [0.1, 0.5, 0.75, 1.0])
+def test_katz_backoff_sums_to_one_and_backs_off_only_for_unseen_tokens(d):
+    """A trigram model backing off to add-delta bigrams (positive everywhere, as the part asks): a distribution
+    in every context, the discounted counts where seen, the lower order (rescaled by one alpha per context)
+    where not."""
+    sentences, vocab = probes.random_sentences(12, n_sentences=10)
+    trigrams, bigrams = ref.count_ngrams(sentences, 3), ref.count_ngrams(sentences, 2)
+    p_cont = ref.continuation_probs(bigrams, vocab)
+    for h in list(trigrams) + [(probes.UNSEEN_WORD, probes.UNSEEN_WORD)]:
+        p_lower = ref.add_delta_probs(bigrams, h[1:], vocab, 0.1)
+        p = ref.katz_backoff_probs(trigrams, h, vocab, d, p_lower)
+        assert np.isclose(p.sum(), 1) and (p >= 0).all(), h
+        np.testing.assert_allclose(p, _katz_loop(trigrams, h, vocab, d, p_lower))
+        row = trigrams.get(h, {})
+        seen = np.array([row.get(w, 0) > 0 for w in vocab])
+        if not row:
+            np.testing.assert_allclose(p, p_lower)
+            continue
+        np.testing.assert_allclose(p[seen], [(row[w] - d) / sum(row.values()) for w in np.array(vocab)[seen]])
+        ratio = p[~seen] / p_lower[~seen]
+        assert np.allclose(ratio, ratio[0])  # one alpha(h) for every unseen token
+    every = {("a",): Counter({w: k + 1 for k, w in enumerate(vocab)})}
+    np.testing.assert_allclose(ref.katz_backoff_probs(every, ("a",), vocab, d, p_cont),
+                               np.arange(1, len(vocab) + 1) / sum(range(1, len(vocab) + 1)))
+
+
 def test_generate_samples_sentences_with_their_probabilities():
     """Frequencies of whole sentences from 20000 draws against their exact probabilities."""
     vocab, table = probes.sampling_model(601, 2)
@@ -190,7 +229,8 @@ def test_check_frequencies_accepts_noise_and_rejects_bias(nb):
 
 # --- the hidden tests: pass on the reference, name each known mistake ---
 
-PARTS = ("count_ngrams", "add_delta_probs", "perplexity", "continuation_probs", "kneser_ney_probs", "generate")
+PARTS = ("count_ngrams", "add_delta_probs", "perplexity", "continuation_probs", "kneser_ney_probs", "katz_backoff_probs",
+         "generate")
 
 
 def _check(nb, part, fn, namespace=None, wrap=dict):
@@ -335,6 +375,32 @@ def test_hidden_kneser_ney_test_names_each_mistake(nb, mistake):
         _check(nb, "kneser_ney_probs", student)
 
 
+KATZ_MISTAKES = sorted(set().union(*(hidden.katz_backoff_mistakes(counts, h, ["a", "b", EOS], 0.5, np.ones(3) / 3)
+                                     for counts, h in (({}, ("a",)), ({("a",): Counter(a=1, b=1, **{EOS: 1})}, ("a",)),
+                                                       ({("a",): Counter(a=2)}, ("a",))))))
+
+
+def test_the_katz_catalogue_covers_each_kind_of_context():
+    assert len(KATZ_MISTAKES) == 7
+
+
+@pytest.mark.parametrize("mistake", KATZ_MISTAKES)
+def test_hidden_katz_backoff_test_names_each_mistake(nb, mistake):
+    def student(*args):  # wrong only in the kind of context where this mistake shows
+        return hidden.katz_backoff_mistakes(*args).get(mistake, ref.katz_backoff_probs(*args))
+
+    with pytest.raises(AssertionError, match=_named(mistake)):
+        _check(nb, "katz_backoff_probs", student)
+
+
+def test_hidden_katz_backoff_test_checks_the_sum_first(nb):
+    def unnormalised(counts, h, vocab, d, p_lower):
+        return 2 * ref.katz_backoff_probs(counts, h, vocab, d, p_lower)
+
+    with pytest.raises(AssertionError, match="the sum over the vocabulary of katz_backoff_probs for the seen context"):
+        _check(nb, "katz_backoff_probs", unnormalised)
+
+
 def _greedy(model, vocab, n, rng, max_len=100):
     context, out = (BOS,) * (n - 1), []
     while len(out) < max_len:
@@ -453,6 +519,15 @@ def test_every_known_mistake_shows_on_the_probe_inputs(seed):
         caught |= {m for m, wrong in hidden.kneser_ney_mistakes(counts, h, vocab, d, p_cont).items()
                    if _differs(wrong, right)}
     assert caught == set(hidden.kneser_ney_mistakes(counts, contexts[0], vocab, d, p_cont))
+    counts, vocab, cases = probes.backoff_cases(seed)
+    d = probes.BACKOFF_DISCOUNTS[probes.SEEDS.index(seed)]
+    caught, kinds = set(), []
+    for h, p_lower in cases:
+        right = ref.katz_backoff_probs(counts, h, vocab, d, p_lower)
+        mistakes = hidden.katz_backoff_mistakes(counts, h, vocab, d, p_lower)
+        caught |= {m for m, wrong in mistakes.items() if _differs(wrong, right)}
+        kinds.append(len(counts.get(h, {})) / len(vocab))
+    assert caught == set(KATZ_MISTAKES) and 0 < kinds[0] < 1 and 0 < kinds[1] < 1 and kinds[2:] == [1, 0]
 
 
 def test_later_parts_are_graded_on_reference_earlier_parts(nb):
@@ -584,7 +659,7 @@ def _generate_numpy_tokens(model, vocab, n, rng, max_len=100):
 def test_other_correct_answers_pass_the_hidden_tests(nb):
     namespace = {}
     for part, student in zip(PARTS, (_count_defaultdict, _add_delta_list, _perplexity_nats, _continuation_from_types,
-                                     _kneser_ney_loop, _generate_inverse_cdf_calling_twice)):
+                                     _kneser_ney_loop, _katz_loop, _generate_inverse_cdf_calling_twice), strict=True):
         _check(nb, part, student, namespace)
     _check(nb, "count_ngrams", _count_numpy_tokens)
     _check(nb, "add_delta_probs", _add_delta_that_spoils_its_input)

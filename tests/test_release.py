@@ -1,11 +1,14 @@
 """exercises/ is exactly a fresh release of solutions/, and gives nothing away."""
 import json
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from grader.course import EXERCISES, assignments, notebook_name
+from grader import datasets
+from grader.course import EXERCISES, REPO, assignments, notebook_name
 from grader.release import ReleaseError, release
 from grader.leaks import leaked, region_lines
 from submission_bank import load
@@ -32,6 +35,10 @@ def test_exercises_equal_a_fresh_release(fresh_release, assignment):
     assert committed == fresh, f"exercises/{assignment} is stale: run `python -m grader release` and commit it"
     assert sorted(p.name for p in (EXERCISES / assignment).iterdir()) == \
         sorted(p.name for p in (fresh_release / assignment).iterdir())
+    for path in (fresh_release / assignment).iterdir():  # the data files that travel with the notebook
+        if path.name != name:
+            assert (EXERCISES / assignment / path.name).read_bytes() == path.read_bytes(), \
+                f"exercises/{assignment}/{path.name} is stale: run `python -m grader release` and commit it"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -65,3 +72,12 @@ def test_every_part_has_visible_and_hidden_tests(assignment):
 def test_release_refuses_an_unknown_assignment(tmp_path):
     with pytest.raises(ReleaseError, match="unknown assignment"):
         release(["ch99_nothing"], out=tmp_path, workdir=tmp_path)
+
+
+def test_the_data_command_checks_the_stored_texts():
+    """`python -m grader data` loads the stored texts, checks their SHA-256 and prints them."""
+    done = subprocess.run([sys.executable, "-m", "grader", "data"], cwd=REPO, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert all(digest in done.stdout for digest in datasets.recorded_sha256().values())
+    assert "465,126 characters of documentation, 632 docstrings: both match their SHA-256" in done.stdout

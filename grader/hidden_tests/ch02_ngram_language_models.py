@@ -1,13 +1,14 @@
 """Hidden tests for the chapter 2 exercise (count_ngrams, add_delta_probs, perplexity,
-continuation_probs, kneser_ney_probs, generate)."""
+continuation_probs, kneser_ney_probs, katz_backoff_probs, generate)."""
 from collections import Counter
 
 import numpy as np
 
 from grader.hidden_tests import diagnose
 from grader.probes.ch02_ngram_language_models import (
-    DISCOUNTS, GENERATE_CASES, MAX_LEN, N_REPRODUCED, N_SENTENCES, ORDERS, SEEDS, add_delta_cases, continuation_case,
-    kneser_ney_case, never_ending_model, perplexity_case, random_sentences, sampling_model)
+    BACKOFF_DISCOUNTS, DISCOUNTS, GENERATE_CASES, MAX_LEN, N_REPRODUCED, N_SENTENCES, ORDERS, SEEDS, add_delta_cases,
+    backoff_cases, continuation_case, kneser_ney_case, never_ending_model, perplexity_case, random_sentences,
+    sampling_model)
 from grader.reference import ch02_ngram_language_models as ref
 from grader.verdicts import Unsupported
 
@@ -283,7 +284,53 @@ def judge_kneser_ney_probs(got, check_close):
             check_close(what, out, expected, ("token",), hint, names=vocab)
 
 
-# ---------------------------------------------------------------- Part F: generate
+# ---------------------------------------------------------------- Part F: katz_backoff_probs
+
+def katz_backoff_mistakes(counts, context, vocab, d, p_lower):
+    """Known wrong backoff distributions for one context, those that show in its kind of context (unseen,
+    followed by every token, or neither), so that the one named is the one made."""
+    following = counts.get(tuple(context), {})
+    c = np.array([following.get(w, 0) for w in vocab], dtype=float)
+    c_h, p_lower, V = np.float64(sum(following.values())), np.asarray(p_lower, dtype=float), len(vocab)
+    if c_h == 0:
+        return {"zeros for an unseen context (an unseen context backs off completely: return p_lower)": np.zeros(V),
+                "the uniform distribution for an unseen context (it backs off to p_lower, not to 1/V)":
+                    np.full(V, 1 / V)}
+    seen = c > 0
+    if seen.all():
+        return {"a discount although every token follows this context (no unseen token can receive the freed "
+                "mass: keep c(h, w) / c(h))": (c - d) / c_h}
+    freed, seen_mass = d * seen.sum() / c_h, p_lower[seen].sum()
+    return {
+        "no rescaling of the lower order (alpha(h) is the freed mass divided by the lower-order mass of the "
+        "unseen tokens, so that the result sums to one)": np.where(seen, (c - d) / c_h, freed * p_lower),
+        "the lower order added to the seen tokens too (that is interpolation, as in Part E; backoff uses it "
+        "only for the tokens never seen after h)": np.maximum(c - d, 0) / c_h + freed * p_lower,
+        "no discount on the seen tokens (the mass for the unseen ones must come from somewhere)":
+            np.where(seen, c / c_h, freed / (1 - seen_mass) * p_lower),
+        "alpha(h) divided by the lower-order mass of the seen tokens instead of the unseen ones":
+            np.where(seen, (c - d) / c_h, freed / seen_mass * p_lower),
+    }
+
+
+def judge_katz_backoff_probs(got, check_close):
+    returned = Returned(got, sum(len(backoff_cases(seed)[2]) for seed in SEEDS), "katz_backoff_probs")
+    for seed, d in zip(SEEDS, BACKOFF_DISCOUNTS):
+        counts, vocab, cases = backoff_cases(seed)
+        for h, p_lower in cases:
+            following = counts.get(h, {})
+            kind = "unseen" if not following else "seen" if len(following) < len(vocab) else "every-token"
+            what = f"katz_backoff_probs for the {kind} context {h} with d={d:g}"
+            out = returned.next(what)
+            expected = ref.katz_backoff_probs(counts, h, vocab, d, p_lower)
+            hint = diagnose(out, katz_backoff_mistakes(counts, h, vocab, d, p_lower)) or (
+                "(c(h, w) - d) / c(h) for the tokens seen after h; alpha(h) * p_lower(w) for the others, with "
+                "alpha(h) = (d * N1+(h .) / c(h)) / (1 - sum of p_lower over the seen tokens).")
+            _sum_is_one(check_close, what, out, expected, hint)
+            check_close(what, out, expected, ("token",), hint, names=vocab)
+
+
+# ---------------------------------------------------------------- Part G: generate
 
 def _tally(sentences, n, vocab):
     """counts[context] -> draws per vocabulary token, replayed from the sentences."""

@@ -1,5 +1,6 @@
 """Probes for the chapter 2 exercise: seeded sentences, count tables and table models fed to the student's
-functions (count_ngrams, add_delta_probs, perplexity, continuation_probs, kneser_ney_probs, generate).
+functions (count_ngrams, add_delta_probs, perplexity, continuation_probs, kneser_ney_probs,
+katz_backoff_probs, generate).
 
 Nothing here counts n-grams of sentences or smooths anything: the count tables given to the later parts
 are drawn at random directly (no sentences behind them), so this module holds no answer to any part.
@@ -16,8 +17,10 @@ BOS, EOS = "<s>", "</s>"
 SEEDS = (201, 202, 203)
 ORDERS = {201: 2, 202: 3, 203: 4}  # one order per seed; order 1 is tested on its own in count_ngrams
 WORDS = ("the", "cat", "sat", "on", "a", "mat", "dog", "ran")
-UNSEEN_WORD = "zebra"  # in the vocabulary, never in a sentence nor in a count table
+UNSEEN_WORD = "zebra"  # in the vocabulary, never in a sentence nor in a count table (except the context of
+#                        the backoff cases that every token follows)
 DISCOUNTS = (0.75, 0.5, 0.9)  # kneser_ney_probs: one discount per seed
+BACKOFF_DISCOUNTS = (0.5, 0.9, 0.25)  # katz_backoff_probs: one discount per seed
 GENERATE_CASES = ((601, 2), (602, 3), (603, 1))  # (seed, order)
 N_REPRODUCED = 5  # sentences per run in the reproducibility check
 N_SENTENCES = 1500
@@ -29,7 +32,9 @@ PARTS = {  # each part is graded on top of the correct versions of the parts bef
     "perplexity": ("count_ngrams", "add_delta_probs"),
     "continuation_probs": ("count_ngrams", "add_delta_probs", "perplexity"),
     "kneser_ney_probs": ("count_ngrams", "add_delta_probs", "perplexity", "continuation_probs"),
-    "generate": ("count_ngrams", "add_delta_probs", "perplexity", "continuation_probs", "kneser_ney_probs"),
+    "katz_backoff_probs": ("count_ngrams", "add_delta_probs", "perplexity", "continuation_probs", "kneser_ney_probs"),
+    "generate": ("count_ngrams", "add_delta_probs", "perplexity", "continuation_probs", "kneser_ney_probs",
+                 "katz_backoff_probs"),
 }
 
 
@@ -114,6 +119,18 @@ def kneser_ney_case(seed):
     p_cont /= p_cont.sum()
     busiest = sorted(counts, key=lambda h: -sum(counts[h].values()))[:3]
     return counts, vocab, p_cont, busiest + [(UNSEEN_WORD,)]
+
+
+def backoff_cases(seed):
+    """(counts, vocab, [(context, p_lower), ...]) of an order-n model: the two busiest contexts, a context
+    that every token of the vocabulary follows, and an unseen one; each with a random positive p_lower."""
+    n = ORDERS[seed]
+    counts, vocab = random_counts(seed + 300, n)
+    rng = np.random.default_rng(seed + 300)
+    by_use = sorted(counts, key=lambda h: (-sum(counts[h].values()), h))  # at least four contexts
+    counts[by_use[-1]] = Counter({w: int(rng.integers(1, 5)) for w in vocab})  # the least used now sees every token
+    contexts = by_use[:2] + [by_use[-1], (UNSEEN_WORD,) * (n - 1)]  # zebra is never in a context
+    return counts, vocab, [(h, rng.dirichlet(np.ones(len(vocab)))) for h in contexts]
 
 
 class TableModel:
@@ -252,6 +269,18 @@ def probe_kneser_ney_probs(kneser_ney_probs):
             counts, vocab, p_cont, contexts = kneser_ney_case(seed)
             for h in contexts:
                 call(*copies(counts, h, vocab, d, p_cont))
+    except _Stopped:
+        pass
+    return call.report()
+
+
+def probe_katz_backoff_probs(katz_backoff_probs):
+    call = Calls(katz_backoff_probs)
+    try:
+        for seed, d in zip(SEEDS, BACKOFF_DISCOUNTS):
+            counts, vocab, cases = backoff_cases(seed)
+            for h, p_lower in cases:
+                call(*copies(counts, h, vocab, d, p_lower))
     except _Stopped:
         pass
     return call.report()

@@ -1,4 +1,4 @@
-"""Chapter 2, "n-gram language models": counting, add-delta, perplexity, Kneser-Ney, sampling.
+"""Chapter 2, "n-gram language models": counting, add-delta, perplexity, Kneser-Ney, Katz backoff, sampling.
 
 A sentence is a list of tokens (strings). A model of order ``n`` pads it with ``n - 1``
 copies of ``BOS`` on the left and one ``EOS`` on the right, and predicts every token after
@@ -76,6 +76,27 @@ def kneser_ney_probs(counts, context, vocab, d, p_cont):
     c_vw = np.array([following.get(w, 0) for w in vocab], dtype=float)
     lam = d * sum(1 for c in following.values() if c > 0) / c_v
     return np.maximum(c_vw - d, 0) / c_v + lam * np.asarray(p_cont, dtype=float)
+
+
+def katz_backoff_probs(counts, context, vocab, d, p_lower):
+    """Katz-style backoff with an absolute discount ``d`` for one context h, an array (V,):
+
+    P_BO(w | h) = (c(h, w) - d) / c(h) if c(h, w) > 0, else alpha(h) p_lower(w), with
+    alpha(h) = (d N1+(h .) / c(h)) / (1 - sum_{w seen after h} p_lower(w)), so that it sums to one.
+    ``p_lower`` is the (positive) lower-order distribution after the shortened context h'. An unseen
+    context gives ``p_lower``; a context followed by every token of ``vocab`` keeps c(h, w) / c(h).
+    """
+    following = counts.get(tuple(context), {})
+    p_lower = np.asarray(p_lower, dtype=float)
+    c_h = sum(following.values())
+    if c_h == 0:
+        return p_lower.copy()
+    c_hw = np.array([following.get(w, 0) for w in vocab], dtype=float)
+    seen = c_hw > 0
+    if seen.all():
+        return c_hw / c_h
+    alpha = d * seen.sum() / c_h / (1 - p_lower[seen].sum())
+    return np.where(seen, (c_hw - d) / c_h, alpha * p_lower)
 
 
 def generate(model, vocab, n, rng, max_len=100):
