@@ -47,6 +47,27 @@ def _export(args):
 
     rows = export_grades(args.workdir, args.csv)
     print(f"{len(rows)} rows -> {Path(args.csv) if args.csv else Path(args.workdir) / 'grades.csv'}")
+    if args.format == "csv":
+        return 0
+    from grader.lms import write_lms
+
+    if args.roster is None:
+        raise CourseError(f"--format {args.format} needs --roster FILE (the course's student ids -> the LMS's)")
+    out = args.out or Path(args.workdir) / f"grades-{args.format}.csv"
+    path, problems = write_lms(rows, args.format, args.roster, out, identity=args.moodle_id, titles_path=args.titles)
+    print(f"{args.format} import file -> {path}")
+    for line in problems:
+        print(f"note     {line}")
+    if problems:
+        print(f"(these notes are also in {path.with_suffix('.problems.txt')})")
+    return 0
+
+
+def _report(args):
+    from grader.report import write_report
+
+    pages = write_report(args.workdir, args.out)
+    print(f"class report -> {pages[0]} ({len(pages) - 1} assignment page(s))")
     return 0
 
 
@@ -106,8 +127,28 @@ def parser():
     e = sub.add_parser("export", help="rewrite grades.csv from the gradebook (after manual grading)",
                        description="Rewrite the grades CSV from the gradebook, including manual grades given since.")
     e.add_argument("--csv", type=Path, help="where to write (default: WORKDIR/grades.csv)")
+    e.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
+                   help="also write an LMS grade-import file: Canvas's gradebook CSV or Moodle's CSV grade "
+                        "import (default: %(default)s, grades.csv only)")
+    e.add_argument("--roster", type=Path,
+                   help="CSV mapping the course's student ids to the LMS's: a 'student' column, and 'name', "
+                        "'canvas_id', 'sis_user_id', 'sis_login_id', 'section' (Canvas) or 'email', 'idnumber', "
+                        "'username' (Moodle)")
+    e.add_argument("--moodle-id", choices=["email", "idnumber", "username"], default="email",
+                   help="the roster column Moodle identifies students by (default: %(default)s)")
+    e.add_argument("--titles", type=Path,
+                   help="optional CSV 'assignment,title,lms_id': each assignment's name (and Canvas id) in the LMS")
+    e.add_argument("--out", type=Path, help="the LMS file (default: WORKDIR/grades-FORMAT.csv)")
     e.add_argument("--workdir", **workdir)
     e.set_defaults(run=_export)
+
+    rp = sub.add_parser("report", help="write the class report: scores, parts, common mistakes (HTML + PNG)",
+                        description="Write WORKDIR/report/index.html and one page per assignment from the last "
+                                    "autograde run: score distribution, pass rate of every part, the most common "
+                                    "named mistakes, flagged and failed submissions, grading time. Offline.")
+    rp.add_argument("--out", type=Path, help="where to write (default: WORKDIR/report)")
+    rp.add_argument("--workdir", **workdir)
+    rp.set_defaults(run=_report)
 
     s = sub.add_parser("publish", help="copy the built site to the folder to publish, after a leak check",
                        description="Check that no solution or hidden-test line is in the built site, then copy "
