@@ -20,7 +20,8 @@ def _autograde(args):
     rows, grader_errors = autograde(args.submissions, args.workdir, jobs=args.jobs, timeout=args.timeout,
                                     csv_path=args.csv, progress=not args.quiet,
                                     memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds,
-                                    sandbox_mode=args.sandbox)
+                                    sandbox_mode=args.sandbox, duedates=args.duedate,
+                                    late_penalty=args.late_penalty)
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -112,6 +113,13 @@ def parser():
                    help="run kernels in bubblewrap: no network, no view of the course, the gradebook or other "
                         "students (auto: whenever this machine allows it; on: refuse to grade without it; "
                         "default: %(default)s)")
+    a.add_argument("--duedate", action="append", metavar="[ASSIGNMENT=]WHEN",
+                   help="due date with its time zone, e.g. 'ch04_recurrent_networks=2026-12-08 17:00+01:00' (without ASSIGNMENT=: "
+                        "every assignment); kept in the gradebook; repeatable. A submission's lateness comes from "
+                        "its timestamp.txt, as nbgrader's exchange writes it")
+    a.add_argument("--late-penalty", default="none", metavar="none|zero|P%/day",
+                   help="points taken off late work: none (lateness recorded only), zero, or P%% of the "
+                        "notebook's score per started day, e.g. 10%%/day (default: %(default)s)")
     a.add_argument("--csv", type=Path, help="where to write the grades (default: WORKDIR/grades.csv)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument("--workdir", **workdir)
