@@ -8,7 +8,10 @@ from grader.course import DEFAULT_WORKDIR, EXERCISES, CourseError, assignments
 
 def _release(args):
     from grader.release import release
+    from grader.selfcheck import install_all
 
+    for path in install_all(args.assignments):
+        print(f"self-check cell updated in {path}")
     for path in release(args.assignments, out=args.out, workdir=args.workdir):
         print(f"released {path}")
     return 0
@@ -93,7 +96,9 @@ def parser():
                         "(default: %(default)s, or $RNN_COURSE_WORKDIR)")
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/",
-                       description="Generate the student notebooks from the nbgrader source notebooks in solutions/.")
+                       description="Generate the student notebooks from the nbgrader source notebooks in solutions/, "
+                                   "after making the last cell of each source notebook the current self-check "
+                                   "(grader/selfcheck.py).")
     r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help=f"default: all ({', '.join(assignments())})")
     r.add_argument("--out", type=Path, default=EXERCISES, help="where to write (default: %(default)s)")
     r.add_argument("--workdir", **workdir)
