@@ -1,11 +1,9 @@
 """Student feedback works offline: math is MathML, nothing is loaded from the network (checked in Chromium)."""
-import os
 import re
-import shutil
 
+from chromium import chromium
 from grader.feedback_math import drop_cdn_mathjax, markdown_with_mathml
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 
 
 def has_math(assignment):
@@ -32,25 +30,18 @@ def test_cdn_script_is_dropped():
 
 
 def test_feedback_pages_load_nothing_from_the_network(feedback, graded):
-    from playwright.sync_api import sync_playwright
-
     _, workdir = graded
     pages = sorted((workdir / "feedback").glob("correct/*/*.html"))
     assert pages
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                    "--disable-background-networking", "--disable-component-update"])
-        try:
-            for path in pages:
-                text = path.read_text()
-                assert not re.search(r"""<script[^>]+src=["']https?:""", text), path
-                page = browser.new_page()
-                requests = []
-                page.on("request", lambda r: requests.append(r.url))
-                page.goto(path.as_uri())
-                assert all(u.startswith(("file://", "data:")) for u in requests), (path, requests)
-                if has_math(path.parent.name):
-                    assert page.locator("math").count() > 0, f"{path}: no math rendered"
-                page.close()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        for path in pages:
+            text = path.read_text()
+            assert not re.search(r"""<script[^>]+src=["']https?:""", text), path
+            page = browser.new_page()
+            requests = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(path.as_uri())
+            assert all(u.startswith(("file://", "data:")) for u in requests), (path, requests)
+            if has_math(path.parent.name):
+                assert page.locator("math").count() > 0, f"{path}: no math rendered"
+            page.close()

@@ -5,7 +5,6 @@ written answer's box reaches the gradebook, and ``python -m grader export`` then
 """
 import csv
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -15,10 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import chromium
 
 from grader.course import REPO
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 A = "ch04_recurrent_networks"
 WRITTEN = "written_parameter_sharing"
 TOKEN = "course-test-token"
@@ -74,29 +73,22 @@ def export_rows(course):
 
 
 def test_a_written_answer_graded_in_formgrader_reaches_the_export(formgrader):
-    from playwright.sync_api import sync_playwright
-
     base, course = formgrader
     before = export_rows(course)[("correct", A)]
     assert float(before["manual_pending"]) == 2 and f"{WRITTEN}=?/2" in before["parts"]
     notebooks = get_json(f"{base}/formgrader/api/submitted_notebooks/{A}/{A}?token={TOKEN}")
     submission = next(n for n in notebooks if n["student"] == "correct")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                    "--disable-background-networking", "--disable-component-update"])
-        try:
-            page = browser.new_page()
-            page.goto(f"{base}/login?next=/formgrader/submissions/{submission['id']}/")
-            page.fill("#password_input", TOKEN)  # the instructor logs in with the server's token
-            page.click("#login_submit")
-            box = page.locator(f"input.score#{WRITTEN}")
-            box.wait_for(timeout=90000)
-            with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT",
-                                      timeout=90000):
-                box.fill("1.5")
-                box.press("Tab")  # the formgrader saves a score when its box loses focus
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{base}/login?next=/formgrader/submissions/{submission['id']}/")
+        page.fill("#password_input", TOKEN)  # the instructor logs in with the server's token
+        page.click("#login_submit")
+        box = page.locator(f"input.score#{WRITTEN}")
+        box.wait_for(timeout=90000)
+        with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT",
+                                  timeout=90000):
+            box.fill("1.5")
+            box.press("Tab")  # the formgrader saves a score when its box loses focus
     after = export_rows(course)[("correct", A)]
     assert f"{WRITTEN}=1.5/2" in after["parts"]
     assert float(after["manual_pending"]) == 0

@@ -1,15 +1,13 @@
 """The class report, built from the graded class: right counts, common mistakes named, offline, no leaks."""
 import re
-import shutil
-import os
 
 import pytest
+from chromium import chromium
 
 from grader.course import assignments
 from grader.leaks import leaked, region_lines, visible_text
 from grader.report import NAMED_MISTAKE, parse_parts, write_report
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -65,25 +63,18 @@ def test_no_solution_or_hidden_test_in_the_report(report):
 
 
 def test_report_renders_offline_in_chromium(report):
-    from playwright.sync_api import sync_playwright
-
     _, pages, _ = report
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                    "--disable-background-networking", "--disable-component-update"])
-        try:
-            for path in pages:
-                page = browser.new_page()
-                requests, errors = [], []
-                page.on("request", lambda r: requests.append(r.url))
-                page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-                page.goto(path.as_uri())
-                assert page.locator("h1").count() == 1
-                for img in page.locator("img").all():
-                    assert img.evaluate("i => i.complete && i.naturalWidth > 0"), path
-                    assert len(img.get_attribute("alt") or "") > 20
-                assert not errors, errors
-                assert all(u.startswith("file://") for u in requests), requests
-                page.close()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        for path in pages:
+            page = browser.new_page()
+            requests, errors = [], []
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.goto(path.as_uri())
+            assert page.locator("h1").count() == 1
+            for img in page.locator("img").all():
+                assert img.evaluate("i => i.complete && i.naturalWidth > 0"), path
+                assert len(img.get_attribute("alt") or "") > 20
+            assert not errors, errors
+            assert all(u.startswith("file://") for u in requests), requests
+            page.close()
