@@ -8,7 +8,10 @@ from grader.course import DEFAULT_WORKDIR, EXERCISES, CourseError, assignments
 
 def _release(args):
     from grader.release import release
+    from grader.selfcheck import install_all
 
+    for path in install_all(args.assignments):
+        print(f"self-check cell updated in {path}")
     for path in release(args.assignments, out=args.out, workdir=args.workdir):
         print(f"released {path}")
     return 0
@@ -20,7 +23,8 @@ def _autograde(args):
     rows, grader_errors = autograde(args.submissions, args.workdir, jobs=args.jobs, timeout=args.timeout,
                                     csv_path=args.csv, progress=not args.quiet,
                                     memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds,
-                                    sandbox_mode=args.sandbox)
+                                    sandbox_mode=args.sandbox, duedates=args.duedate,
+                                    late_penalty=args.late_penalty)
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -47,6 +51,27 @@ def _export(args):
 
     rows = export_grades(args.workdir, args.csv)
     print(f"{len(rows)} rows -> {Path(args.csv) if args.csv else Path(args.workdir) / 'grades.csv'}")
+    if args.format == "csv":
+        return 0
+    from grader.lms import write_lms
+
+    if args.roster is None:
+        raise CourseError(f"--format {args.format} needs --roster FILE (the course's student ids -> the LMS's)")
+    out = args.out or Path(args.workdir) / f"grades-{args.format}.csv"
+    path, problems = write_lms(rows, args.format, args.roster, out, identity=args.moodle_id, titles_path=args.titles)
+    print(f"{args.format} import file -> {path}")
+    for line in problems:
+        print(f"note     {line}")
+    if problems:
+        print(f"(these notes are also in {path.with_suffix('.problems.txt')})")
+    return 0
+
+
+def _report(args):
+    from grader.report import write_report
+
+    pages = write_report(args.workdir, args.out)
+    print(f"class report -> {pages[0]} ({len(pages) - 1} assignment page(s))")
     return 0
 
 
@@ -87,7 +112,9 @@ def parser():
                         "(default: %(default)s, or $RNN_COURSE_WORKDIR)")
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/",
-                       description="Generate the student notebooks from the nbgrader source notebooks in solutions/.")
+                       description="Generate the student notebooks from the nbgrader source notebooks in solutions/, "
+                                   "after making the last cell of each source notebook the current self-check "
+                                   "(grader/selfcheck.py).")
     r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help=f"default: all ({', '.join(assignments())})")
     r.add_argument("--out", type=Path, default=EXERCISES, help="where to write (default: %(default)s)")
     r.add_argument("--workdir", **workdir)
@@ -107,6 +134,13 @@ def parser():
                    help="run kernels in bubblewrap: no network, no view of the course, the gradebook or other "
                         "students (auto: whenever this machine allows it; on: refuse to grade without it; "
                         "default: %(default)s)")
+    a.add_argument("--duedate", action="append", metavar="[ASSIGNMENT=]WHEN",
+                   help="due date with its time zone, e.g. 'ch04_recurrent_networks=2026-12-08 17:00+01:00' (without ASSIGNMENT=: "
+                        "every assignment); kept in the gradebook; repeatable. A submission's lateness comes from "
+                        "its timestamp.txt, as nbgrader's exchange writes it")
+    a.add_argument("--late-penalty", default="none", metavar="none|zero|P%/day",
+                   help="points taken off late work: none (lateness recorded only), zero, or P%% of the "
+                        "notebook's score per started day, e.g. 10%%/day (default: %(default)s)")
     a.add_argument("--csv", type=Path, help="where to write the grades (default: WORKDIR/grades.csv)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument("--workdir", **workdir)
@@ -122,8 +156,28 @@ def parser():
     e = sub.add_parser("export", help="rewrite grades.csv from the gradebook (after manual grading)",
                        description="Rewrite the grades CSV from the gradebook, including manual grades given since.")
     e.add_argument("--csv", type=Path, help="where to write (default: WORKDIR/grades.csv)")
+    e.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
+                   help="also write an LMS grade-import file: Canvas's gradebook CSV or Moodle's CSV grade "
+                        "import (default: %(default)s, grades.csv only)")
+    e.add_argument("--roster", type=Path,
+                   help="CSV mapping the course's student ids to the LMS's: a 'student' column, and 'name', "
+                        "'canvas_id', 'sis_user_id', 'sis_login_id', 'section' (Canvas) or 'email', 'idnumber', "
+                        "'username' (Moodle)")
+    e.add_argument("--moodle-id", choices=["email", "idnumber", "username"], default="email",
+                   help="the roster column Moodle identifies students by (default: %(default)s)")
+    e.add_argument("--titles", type=Path,
+                   help="optional CSV 'assignment,title,lms_id': each assignment's name (and Canvas id) in the LMS")
+    e.add_argument("--out", type=Path, help="the LMS file (default: WORKDIR/grades-FORMAT.csv)")
     e.add_argument("--workdir", **workdir)
     e.set_defaults(run=_export)
+
+    rp = sub.add_parser("report", help="write the class report: scores, parts, common mistakes (HTML + PNG)",
+                        description="Write WORKDIR/report/index.html and one page per assignment from the last "
+                                    "autograde run: score distribution, pass rate of every part, the most common "
+                                    "named mistakes, flagged and failed submissions, grading time. Offline.")
+    rp.add_argument("--out", type=Path, help="where to write (default: WORKDIR/report)")
+    rp.add_argument("--workdir", **workdir)
+    rp.set_defaults(run=_report)
 
     s = sub.add_parser("publish", help="copy the built site to the folder to publish, after a leak check",
                        description="Check that no solution or hidden-test line is in the built site, then copy "

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from grader import sandbox
-from grader.course import CourseError, install_grading_kernel, nbgrader_config, prepare_environment
+from grader import late, sandbox
+from grader.course import CourseError, assignments, install_grading_kernel, nbgrader_config, prepare_environment
 from grader.export import export_grades
 from grader.release import release
 from grader.submissions import discover, stage
@@ -54,8 +54,10 @@ def _start_worker(workdir, timeout, limits, hide):
     os.environ[LAUNCH_LOG_ENV] = str(Path(_private) / "launches.jsonl")  # kernels' launchers write it
     kernel_name = install_grading_kernel(workdir, **limits, hide=hide)
     # The socket path is replaced before every run; this one names no folder, so a run that kept it fails closed.
-    _api = NbGraderAPI(config=nbgrader_config(workdir, timeout=timeout, kernel_name=kernel_name,
-                                              kernel_socket=Path(_private) / "no-such-folder" / "kernel"))
+    config = nbgrader_config(workdir, timeout=timeout, kernel_name=kernel_name,
+                             kernel_socket=Path(_private) / "no-such-folder" / "kernel")
+    late.configure(config, workdir)
+    _api = NbGraderAPI(config=config)
 
 
 def _autograde_in_fresh_socket_folder(assignment, student):
@@ -161,14 +163,17 @@ def load_status(workdir):
 
 
 def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=True,
-              memory_mb=4096, cpu_seconds=600, sandbox_mode="auto"):
+              memory_mb=4096, cpu_seconds=600, sandbox_mode="auto", duedates=(), late_penalty="none"):
     """Grade every submission under ``submissions``; write ``status.json`` and the grades CSV.
 
     Returns the CSV rows. A submission the grader cannot grade gets status ``failed``
     with a reason; one that needs an instructor's look gets ``flagged``. Kernels run
     under ``memory_mb`` of address space and ``cpu_seconds`` of CPU time per notebook, in the
     bubblewrap sandbox (``sandbox_mode`` "on", "off", or "auto": when this machine allows it).
+    ``duedates`` ("ASSIGNMENT=WHEN" or "WHEN" for all) and ``late_penalty`` ("none", "zero",
+    "P%/day") apply nbgrader's late-submission rules to submissions that carry a ``timestamp.txt``.
     """
+    policy = late.parse_penalty(late_penalty)
     limits = {"memory_mb": memory_mb, "cpu_seconds": cpu_seconds}
     sandboxed, sandbox_note = choose_sandbox(sandbox_mode)
     if sandbox_note and sandbox_mode == "auto":
@@ -179,6 +184,8 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
     workdir.mkdir(parents=True, exist_ok=True)
     hide = sandbox.hidden_paths(workdir, submissions) if sandboxed else None
     release(out=workdir / "release", workdir=workdir)  # records the source cells in this gradebook
+    late.record_duedates(workdir, late.parse_duedates(duedates, assignments()))
+    late.write_policy(workdir, policy)
     subs = discover(submissions)
     staged = workdir / "submitted"
     if staged.exists():

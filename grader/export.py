@@ -6,7 +6,8 @@ from pathlib import Path
 
 from grader.course import SOLUTIONS, nbgrader_config, notebook_name
 
-COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason", "manual_pending", "parts"]
+COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason", "manual_pending", "parts",
+           "late_penalty", "hours_late"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -20,9 +21,11 @@ def cell_order(assignment):
 
 
 def _scores(gb, assignment, student):
-    """(score, max_score, points awaiting manual grading, per-part summary) from nbgrader's gradebook."""
+    """(score after any late penalty, max_score, points awaiting manual grading, per-part summary,
+    late penalty, hours late) from nbgrader's gradebook."""
     submission = gb.find_submission(assignment, student)
     pending, parts = 0.0, []
+    late_penalty = sum(n.late_submission_penalty or 0.0 for n in submission.notebooks)
     order = cell_order(assignment)
     for notebook in submission.notebooks:
         for grade in sorted(notebook.grades, key=lambda g: (order.get(g.name, len(order)), g.name)):
@@ -31,7 +34,8 @@ def _scores(gb, assignment, student):
                 parts.append(f"{grade.name}=?/{grade.max_score:g}")
             else:
                 parts.append(f"{grade.name}={grade.score:g}/{grade.max_score:g}")
-    return submission.score, submission.max_score, pending, "; ".join(parts)
+    return (submission.score - late_penalty, submission.max_score, pending, "; ".join(parts), late_penalty,
+            submission.total_seconds_late / 3600)
 
 
 def export_grades(workdir, csv_path=None):
@@ -48,13 +52,15 @@ def export_grades(workdir, csv_path=None):
             student, assignment = key.split("/", 1)
             entry = status[key]
             row = {"student": student, "assignment": assignment, "status": entry["status"],
-                   "reason": entry["reason"], "score": "", "max_score": "", "manual_pending": "", "parts": ""}
+                   "reason": entry["reason"], "score": "", "max_score": "", "manual_pending": "", "parts": "",
+                   "late_penalty": "", "hours_late": ""}
             try:
                 max_score = gb.find_assignment(assignment).max_score
                 row["max_score"] = f"{max_score:g}"
                 if entry["status"] != "failed":
-                    score, max_score, pending, parts = _scores(gb, assignment, student)
-                    row.update(score=f"{score:g}", manual_pending=f"{pending:g}", parts=parts)
+                    score, max_score, pending, parts, penalty, hours = _scores(gb, assignment, student)
+                    row.update(score=f"{score:g}", manual_pending=f"{pending:g}", parts=parts,
+                               late_penalty=f"{penalty:g}", hours_late=f"{hours:.2f}")
                 _flag(gb, assignment, student, entry["status"] != "graded")
             except MissingEntry:
                 pass  # unknown assignment or never reached nbgrader: the status says why

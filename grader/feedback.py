@@ -1,7 +1,8 @@
 """Feedback for students: scores and failure messages, never hidden test code.
 
 nbgrader's own feedback prints the hidden tests, and their tracebacks quote the hidden
-lines; the chain below removes both and keeps each test's one-line message.
+lines; the chain below removes both and keeps each test's one-line message. Its math is
+MathML (``grader.feedback_math``), so the page needs nothing from the internet.
 """
 import html
 import json
@@ -13,6 +14,7 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades, NbGraderPreproce
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
 from grader.course import nbgrader_config, notebook_name, prepare_environment
+from grader.feedback_math import MathToMathML, drop_cdn_mathjax
 
 
 class KeepOnlyTestMessages(NbGraderPreprocessor):
@@ -30,7 +32,7 @@ class KeepOnlyTestMessages(NbGraderPreprocessor):
         return cell, resources
 
 
-FEEDBACK_CHAIN = [GetGrades, ClearHiddenTests, KeepOnlyTestMessages, CSSHTMLHeaderPreprocessor]
+FEEDBACK_CHAIN = [GetGrades, ClearHiddenTests, KeepOnlyTestMessages, MathToMathML, CSSHTMLHeaderPreprocessor]
 
 FAILED_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1><p><strong>Your notebook could not be graded.</strong></p>
@@ -69,5 +71,6 @@ def generate_feedback(workdir, students=None):
             if not result["success"]:
                 problems.append(f"{key}: {(result.get('error') or 'feedback failed').strip().splitlines()[-1]}")
                 continue
+            target.write_text(drop_cdn_mathjax(target.read_text()))
         written.append(target)
     return written, problems

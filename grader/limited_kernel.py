@@ -18,6 +18,8 @@ import resource
 import signal
 import sys
 
+from grader.selfcheck import SKIP_ENV
+
 KERNEL_NAME = "rnn-course-limited"
 LAUNCH_LOG_ENV = "RNN_GRADER_LAUNCH_LOG"
 
@@ -42,6 +44,7 @@ def kernelspec(memory_mb, cpu_seconds, file_mb, hide=None):
                  *sandbox, "-f", "{connection_file}"],
         "display_name": f"Python 3 (grading: {memory_mb} MB, {cpu_seconds} s CPU{', sandboxed' if sandbox else ''})",
         "language": "python",
+        "env": {SKIP_ENV: "1"},  # the notebook's own self-check cell: the grader reports the parts itself
     }
 
 

@@ -148,3 +148,5 @@ def stage(sub, submitted_dir):
         shutil.rmtree(target)
     target.mkdir(parents=True)
     shutil.copyfile(sub.notebook, target / notebook_name(sub.assignment))
+    if (sub.folder / "timestamp.txt").is_file():  # nbgrader's exchange records when it was submitted
+        shutil.copyfile(sub.folder / "timestamp.txt", target / "timestamp.txt")

@@ -134,7 +134,7 @@ def test_feedback_for_a_failed_submission_says_why(feedback, graded):
 
 
 def test_cli_help_for_every_command():
-    for command in ([], ["release"], ["autograde"], ["feedback"], ["export"], ["check"]):
+    for command in ([], ["release"], ["autograde"], ["feedback"], ["export"], ["report"], ["check"]):
         done = subprocess.run([sys.executable, "-m", "grader", *command, "--help"], cwd=REPO,
                               capture_output=True, text=True)
         assert done.returncode == 0 and "usage:" in done.stdout, command

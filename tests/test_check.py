@@ -42,3 +42,25 @@ def test_missing_and_broken_files_get_a_clear_error(tmp_path):
     assert check(tmp_path / "nope.ipynb", out=lines.append) == 2 and "does not exist" in lines[0]
     (tmp_path / "bad.ipynb").write_text("{not json")
     assert check(tmp_path / "bad.ipynb", out=lines.append) == 2 and "not a readable notebook" in lines[-1]
+
+
+def test_check_says_which_part_to_fix_first(tmp_path):
+    mistake = MISTAKES["wrong_activation"]  # only rnn_step is wrong; rnn_forward and the classifier call it
+    code, lines = run_check(tmp_path, filled(A, {mistake.cell: mistake.code}))
+    assert code == 1
+    hint = [line for line in lines if line.startswith("fix ")]
+    assert hint == [line for line in hint if line.startswith("fix rnn_step first: many_to_one_logits, rnn_forward")]
+    assert len(hint) == 1, lines
+
+
+def test_check_prints_no_library_noise(tmp_path):
+    import subprocess
+    import sys
+
+    from grader.course import REPO
+
+    path = tmp_path / f"{A}.ipynb"
+    nbformat.write(filled(A), path)
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(path)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.strip() == "", done.stderr
