@@ -12,6 +12,8 @@ COARSE_RULES = (3, 5, 7, 10, 15, 20, 30, 50, 100)   # rules a student might hard
 
 
 def _as_float(value, what):
+    if value is None:
+        raise AssertionError(f"{what} returned None - did you forget to `return` the result?")
     try:
         return float(np.asarray(value, dtype=float).reshape(()))
     except (TypeError, ValueError):
@@ -55,7 +57,11 @@ def _q_map_variant(q, sigma_w, sigma_b, n, *, w_power=2, b_power=2, square_tanh=
 
 
 def q_map_mistakes(q, sigma_w, sigma_b, n):
-    out = {
+    out = {}
+    if n != ref.N_NODES:
+        out[f"the default rule of {ref.N_NODES} nodes: the function ignores its n_nodes argument"] = \
+            _q_map_variant(q, sigma_w, sigma_b, ref.N_NODES)
+    out |= {
         "sigma_w where the map needs sigma_w^2": _q_map_variant(q, sigma_w, sigma_b, n, w_power=1),
         "sigma_b where the map needs sigma_b^2": _q_map_variant(q, sigma_w, sigma_b, n, b_power=1),
         "a map without the bias term sigma_b^2": _q_map_variant(q, sigma_w, sigma_b, n, b_power=0),
@@ -68,9 +74,6 @@ def q_map_mistakes(q, sigma_w, sigma_b, n):
         if m != n:
             out[f"a Gauss-Hermite rule with {m} nodes: use the n_nodes you are given (too few nodes are "
                 "visibly wrong at large q)"] = _q_map_variant(q, sigma_w, sigma_b, m)
-    if n != ref.N_NODES:
-        out[f"the default rule of {ref.N_NODES} nodes: the function ignores its n_nodes argument"] = \
-            _q_map_variant(q, sigma_w, sigma_b, ref.N_NODES)
     return out
 
 
