@@ -9,6 +9,7 @@ from grader.probes.ch08_signal_propagation import (COARSE_NODES, SIM_DEPTH, crit
 from grader.reference import ch08_signal_propagation as ref
 
 COARSE_RULES = (3, 5, 7, 10, 15, 20, 30, 50, 100)   # rules a student might hard-code instead of n_nodes
+TOLERANCE = 0.22  # of simulate_q against the q-map, per layer
 
 
 def _as_float(value, what):
@@ -187,7 +188,8 @@ def simulation_mistakes(x, sigma_w, sigma_b):
 
 
 def judge_simulate_q(got, check_close):
-    """A finite network fluctuates around the mean field: each q^l within 12 % (about 4 standard errors)."""
+    """A finite network fluctuates around the mean field: at width 1000 each q^l stays within TOLERANCE of the
+    q-map (the largest deviation seen in 60 correct runs was 14 %), and every known mistake is 40 % off or more."""
     for (x, sigma_w, sigma_b), out in one_per_case(got, simulation_cases(), "simulate_q"):
         try:
             value = np.asarray(out, dtype=float)
@@ -196,19 +198,19 @@ def judge_simulate_q(got, check_close):
         if value.shape != (SIM_DEPTH,):
             raise AssertionError(f"simulate_q(depth={SIM_DEPTH}): expected shape ({SIM_DEPTH},), got {value.shape}.")
         expected = _prediction(x, sigma_w, sigma_b)
-        ratio = value / expected
-        if np.all(np.isfinite(ratio)) and np.all(np.abs(ratio - 1) < 0.12):
+        off = np.abs(value / expected - 1)
+        if np.all(off < TOLERANCE):
             print(f"ok: simulate_q(width {len(x)}, sigma_w {sigma_w}, sigma_b {sigma_b}) follows the q-map "
-                  f"(largest deviation {np.abs(ratio - 1).max():.1%})")
+                  f"(largest deviation {off.max():.1%})")
             continue
         hint = ""
         for mistake, wrong in simulation_mistakes(x, sigma_w, sigma_b).items():
-            if np.all(np.abs(value / wrong - 1) < 0.12):
+            if np.all(np.abs(value / wrong - 1) < TOLERANCE):
                 hint = f"your q^l follow the mean-field prediction of {mistake}."
                 break
-        layer = int(np.argmax(~(np.abs(ratio - 1) < 0.12)))
+        layer = int(np.argmax(~(off < TOLERANCE)))
         raise AssertionError(
             f"simulate_q(width {len(x)}, sigma_w {sigma_w}, sigma_b {sigma_b}): q^{layer + 1} = {value[layer]:.4g}, "
-            f"but the q-map predicts {expected[layer]:.4g} (a wide network stays within 12 %). Hint: "
+            f"but the q-map predicts {expected[layer]:.4g} (a network this wide stays within {TOLERANCE:.0%}). Hint: "
             + (hint or "draw W with standard deviation sigma_w / sqrt(N) and b with sigma_b, a fresh pair per layer; "
                        "layer 1 acts on x, the others on tanh of the previous pre-activation."))

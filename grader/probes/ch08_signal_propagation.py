@@ -12,7 +12,7 @@ PARTS = {
 
 SEED = 808
 COARSE_NODES = 7            # q_map is also called with this many nodes: the rule must follow n_nodes
-SIM_WIDTH, SIM_DEPTH = 2000, 6
+SIM_WIDTH, SIM_DEPTH = 1000, 5
 
 # Points of the critical line (sigma_b, critical sigma_w), computed once, so that the probes hold no
 # solution code: the cases 0.5 % on either side of the line are placed with them.
