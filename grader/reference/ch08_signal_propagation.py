@@ -14,8 +14,8 @@ N_NODES = 200  # enough for q <= 4 to about 1e-8 (relative); tanh's poles slow t
 
 def gauss_hermite_normal(n):
     """Nodes z and weights w with sum(w * f(z)) ~ E[f(Z)], Z ~ N(0, 1); exact for polynomials of degree < 2n."""
-    x, w = hermgauss(n)                      # physicists' rule: weight exp(-x^2)
-    return np.sqrt(2.0) * x, w / np.sqrt(np.pi)
+    z, w = _rule(n)
+    return z.copy(), w.copy()
 
 
 _RULES = {}  # n -> (z, w): a plain dict, not lru_cache, because the grader hands this module's source to kernels
@@ -23,9 +23,10 @@ _RULES = {}  # n -> (z, w): a plain dict, not lru_cache, because the grader hand
 
 
 def _rule(n):
-    """gauss_hermite_normal(n), computed once (an eigenvalue problem of size n) and read-only."""
+    """The rule for N(0, 1), computed once per n (an eigenvalue problem of size n) and read-only."""
     if n not in _RULES:
-        z, w = gauss_hermite_normal(n)
+        x, w = hermgauss(n)                  # physicists' rule: weight exp(-x^2)
+        z, w = np.sqrt(2.0) * x, w / np.sqrt(np.pi)
         z.flags.writeable = w.flags.writeable = False
         _RULES[n] = (z, w)
     return _RULES[n]
