@@ -1,0 +1,106 @@
+"""Honest accidents cost nothing: the bank of tests/accident_bank.py, graded in one class run.
+
+Accidents whose handling depends on the chapter's notebook (which answer cell is copied, which
+read-only and test cells there are, what the metadata held) are graded on every chapter; those
+that touch only the notebook's format (an editor's metadata, cell ids, pasted outputs) or one
+cell of any kind are graded on one or two chapters, to keep the run short.
+"""
+import json
+
+import nbformat
+import pytest
+
+from accident_bank import FAILS, FLAGS, accidents, release, student, write
+from conftest import TIMEOUT
+from grader.repair import nbgrader_meta, repair
+from points import manual_points, points
+
+ACCIDENTS = accidents()
+BY_NAME = {f.__name__: f for f in ACCIDENTS.values()}
+
+
+@pytest.fixture(scope="module")
+def accident_rows(tmp_path_factory):
+    """Grade every accident once, with two workers, as an instructor would: rows by (name, assignment)."""
+    from grader.autograde import autograde
+
+    root = tmp_path_factory.mktemp("accidents")
+    for (name, assignment), make in ACCIDENTS.items():
+        write(root, name, assignment, make(assignment)[0])
+    workdir = tmp_path_factory.mktemp("accident_workdir")
+    rows, errors = autograde(root, workdir, jobs=2, timeout=TIMEOUT, progress=False)
+    assert errors == 0
+    by_student = {(row["student"], row["assignment"]): row for row in rows}
+    table = {key: by_student[(student(*key), key[1])] for key in ACCIDENTS}
+    print("\naccident bank (case, chapter, status, score):")
+    for (name, assignment), row in sorted(table.items()):
+        print(f"  {name:32} {assignment[:4]} {row['status']:7} {row['score'] or '-'}/{row['max_score']}")
+    return table, workdir
+
+
+@pytest.mark.parametrize("name,assignment", sorted(ACCIDENTS))
+def test_accident_costs_nothing(accident_rows, name, assignment):
+    row = accident_rows[0][(name, assignment)]
+    make = BY_NAME[name]
+    words = make(assignment)[1]
+    assert words in row["reason"], row
+    if make in FAILS:
+        assert (row["status"], row["score"]) == ("failed", ""), row
+        return
+    assert row["status"] == ("flagged" if make in FLAGS else "graded"), row
+    assert float(row["score"]) == points(assignment)[1], row  # every autograded part: full marks
+    assert float(row["manual_pending"]) == manual_points(assignment), row  # the written answer waits for a person
+
+
+def test_no_reason_is_an_exception_text(accident_rows):
+    for row in accident_rows[0].values():
+        assert "Error" not in row["reason"] and "Traceback" not in row["reason"], row
+        assert "nbgrader.converters" not in row["reason"], row
+
+
+def test_feedback_says_what_was_repaired(accident_rows):
+    from grader.feedback import generate_feedback
+    from grader.leaks import visible_text
+
+    _, workdir = accident_rows
+    key = ("copied_answer_cell", release_names()[3])
+    written, problems = generate_feedback(workdir, [student(*key)])
+    assert not problems
+    text = " ".join(visible_text(written[0].read_text()).split())
+    assert "the grader repaired this notebook" in text
+    assert BY_NAME[key[0]](key[1])[1].replace("`", "") in text.replace("`", "")
+
+
+def release_names():
+    from grader.course import assignments
+
+    return assignments()
+
+
+@pytest.mark.parametrize("name,assignment", sorted(k for k, f in ACCIDENTS.items() if f not in FAILS))
+def test_repaired_notebook_has_every_graded_cell_once_in_order(name, assignment):
+    """What nbgrader receives: each graded and read-only cell of the release exactly once, in the release's order."""
+    made = ACCIDENTS[(name, assignment)](assignment)[0]
+    nb = nbformat.reads(made, as_version=4) if isinstance(made, str) else made
+    rel = release(assignment)
+    fixed = repair(nb, rel)
+    ids = [nbgrader_meta(c).get("grade_id") for c in fixed.notebook.cells if nbgrader_meta(c)]
+    wanted = [nbgrader_meta(c)["grade_id"] for c in rel.cells if nbgrader_meta(c).get("grade_id")]
+    assert ids == [i for i in wanted if i in ids], ids  # in order, no copies
+    assert set(wanted) - set(ids) <= {nbgrader_meta(c)["grade_id"] for c in rel.cells
+                                      if nbgrader_meta(c).get("solution") and not nbgrader_meta(c).get("grade")}
+    by_id = {nbgrader_meta(c)["grade_id"]: c for c in rel.cells if nbgrader_meta(c).get("grade_id")}
+    for cell in fixed.notebook.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id:
+            assert nbgrader_meta(cell) == nbgrader_meta(by_id[grade_id]) and cell.cell_type == by_id[grade_id].cell_type
+    nbformat.validate(fixed.notebook)
+    assert len(fixed.numbers) == len(fixed.notebook.cells)
+
+
+def test_the_untouched_release_needs_no_repair():
+    for assignment in release_names():
+        fixed = repair(release(assignment), release(assignment))
+        assert fixed.matched and fixed.notes == [] and fixed.numbers == list(range(1, len(fixed.numbers) + 1))
+        assert json.loads(nbformat.writes(fixed.notebook))["cells"] == json.loads(nbformat.writes(
+            release(assignment)))["cells"]
