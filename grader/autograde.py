@@ -106,7 +106,7 @@ def failure_reason(outcome, timeout, limits=None):
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
         cap = f", or the {limits['cpu_seconds']} s CPU-time cap" if limits else ""
         return f"the kernel died while running the notebook (os._exit, a crash{cap})"
-    if "failed to validate" in text or "ValidationError" in text:
+    if any(mark in text for mark in ("failed to validate", "ValidationError", "SchemaTooOldError")):
         return ("its nbgrader metadata is damaged in a way the repair could not mend: copy its cells into a fresh "
                 "download of the exercise and hand that in, or an instructor grades it by hand (the log says where)")
     return ("the grader stopped on this notebook with an error of its own, not the student's: an instructor should "

@@ -104,3 +104,20 @@ def test_the_untouched_release_needs_no_repair():
         assert fixed.matched and fixed.notes == [] and fixed.numbers == list(range(1, len(fixed.numbers) + 1))
         assert json.loads(nbformat.writes(fixed.notebook))["cells"] == json.loads(nbformat.writes(
             release(assignment)))["cells"]
+
+
+def test_failure_reasons_are_plain_words():
+    """What nbgrader or the kernel said stays in the log; the reason says what happened and what to do."""
+    from grader.autograde import failure_reason
+
+    library = ("Traceback (most recent call last):\n  ...\n"
+               "nbgrader.nbgraderformat.common.SchemaTooOldError: Outdated schema version: 0 (expected 3)\n"
+               "nbgrader.converters.base.NbGraderException: Please see the the above traceback")
+    cases = [{"log": library, "error": library},
+             {"log": "", "error": "KeyError: 'baseline'\nnbgrader.converters.base.NbGraderException: see above"},
+             {"log": "", "error": "RuntimeError('boom')"},
+             {"log": "", "error": "OSError: [Errno 12] Cannot allocate memory", "no_cell_ran": True}]
+    for outcome in cases:
+        reason = failure_reason(outcome, 30, {"memory_mb": 4096, "cpu_seconds": 600})
+        assert not any(word in reason for word in ("Error", "Exception", "Traceback", "nbgrader.", "boom")), reason
+        assert "grade it again" in reason or "hand that in" in reason, reason
