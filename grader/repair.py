@@ -103,14 +103,14 @@ def repair(submitted, release):
                 _strip(cell)
                 if grade_id:
                     notes.append(f"cell {i + 1} carries an nbgrader id this exercise does not have (`{grade_id}`, "
-                                 "pasted from another notebook?); it runs as your own cell")
+                                 "pasted from another notebook?); it runs as an ordinary cell")
             continue
         k = by_id[grade_id]
         want = nbgrader_meta(rel[k]).get("checksum")
         if meta.get("checksum") and want and meta["checksum"] != want and _norm(cell.source) != _norm(rel[k].source):
-            _strip(cell)  # same name, other checksum: a cell of another exercise (pasted from its notebook?)
-            notes.append(f"cell {i + 1} carries the nbgrader id `{grade_id}` of another exercise's notebook "
-                         "(pasted from it?); it runs as your own cell")
+            _strip(cell)  # same name, other checksum: another exercise's cell, or an older release's
+            notes.append(f"cell {i + 1} carries the nbgrader id `{grade_id}` from another notebook (another "
+                         "exercise's, or an older release of this one); it runs as an ordinary cell")
             continue
         groups[k].append(i)
     for k, found in sorted(groups.items()):

@@ -98,7 +98,7 @@ def precheck(sub):
         return sub
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # nbformat's notes (e.g. repeated cell ids it renames) are not the student's problem
+            warnings.simplefilter("ignore")  # nbformat's notes (e.g. repeated cell ids it renames) mean nothing here
             nb = nbformat.read(sub.notebook, as_version=4)
     except Exception as err:  # truncated JSON, not a notebook, bad schema: all the same to the grader
         sub.fatal, sub.detail = unreadable(sub.notebook, err), traceback.format_exc()

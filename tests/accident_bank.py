@@ -138,7 +138,7 @@ def cell_from_another_exercise(a):
     pasted = copy.deepcopy(next(c for c in filled(other).cells if _is_read_only(_meta(c), c)))
     pasted.id = uuid.uuid4().hex[:8]
     nb.cells.append(pasted)
-    return nb, f"cell {len(nb.cells)} carries the nbgrader id `{_meta(pasted)['grade_id']}` of another exercise's"
+    return nb, f"cell {len(nb.cells)} carries the nbgrader id `{_meta(pasted)['grade_id']}` from another notebook"
 
 
 def _json(nb):
@@ -224,7 +224,7 @@ def nothing_of_the_exercise(a):
 
 ON_EVERY_CHAPTER = [copied_answer_cell, deleted_setup, deleted_test_cells, metadata_gone]
 ON_ONE_CHAPTER = {  # accident -> chapters (index into assignments()): chapter-independent handling, shared cost
-    answer_changed_to_markdown: [4], answer_moved_below_its_test: [1, 3], answer_in_a_new_cell: [2],
+    answer_changed_to_markdown: [4], answer_moved_below_its_test: [1], answer_in_a_new_cell: [2],
     copied_test_cell: [0], copied_written_answer: [5], outputs_from_another_notebook: [0],
     cell_from_another_exercise: [1], saved_by_jupyterlab: [5], saved_by_notebook7: [4], saved_by_vscode: [3],
     repeated_cell_ids: [2], fresh_notebook: [3], wrong_exercise: [3], nothing_of_the_exercise: [0],
