@@ -12,8 +12,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.course import EXERCISES, assignments, notebook_name
+from grader.course import assignments
 from grader.repair import carried_ids, nothing_matched, other_exercise, repair
+from grader.submissions import released_notebook
 
 ADVICE = ("the grader repairs this before grading, so your work still counts; to be safe, undo it "
           "(Edit → Undo, or copy your answers into a fresh download of the exercise)")
@@ -46,10 +47,6 @@ def part_results(nb):
     return results
 
 
-def _releases():
-    return {a: nbformat.read(EXERCISES / a / notebook_name(a), as_version=4) for a in assignments()}
-
-
 def which_exercise(path, nb, releases):
     """The exercise a notebook belongs to: its file name, else the exercise whose metadata it carries."""
     if path.stem in releases:
@@ -62,7 +59,7 @@ def which_exercise(path, nb, releases):
 
 def repaired(path, nb, out):
     """The notebook as the grader will grade it, after a warning per accident; None if it cannot be graded."""
-    releases = _releases()
+    releases = {a: released_notebook(a) for a in assignments()}
     assignment = which_exercise(path, nb, releases)
     if assignment is None:
         return nb

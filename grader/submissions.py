@@ -8,6 +8,7 @@ an instructor should look (``problems``). What is graded is the repaired noteboo
 """
 import copy
 import functools
+import json
 import shutil
 import traceback
 import warnings
@@ -60,8 +61,6 @@ def discover(root):
 
 def unreadable(path, err):
     """Why a file is not a notebook we can read, in plain words, with what to do (the log keeps the error)."""
-    import json
-
     if isinstance(err, (json.JSONDecodeError, nbformat.reader.NotJSONError)) or "JSON" in type(err).__name__:
         what = "is not complete JSON (cut short while saving or uploading?)"
     elif isinstance(err, UnicodeDecodeError):
@@ -73,7 +72,8 @@ def unreadable(path, err):
 
 
 @functools.lru_cache(maxsize=None)
-def _released(assignment):
+def released_notebook(assignment):
+    """The release a student received (read once; never modified)."""
     return nbformat.read(EXERCISES / assignment / notebook_name(assignment), as_version=4)
 
 
@@ -103,8 +103,8 @@ def precheck(sub):
     except Exception as err:  # truncated JSON, not a notebook, bad schema: all the same to the grader
         sub.fatal, sub.detail = unreadable(sub.notebook, err), traceback.format_exc()
         return sub
-    released = _released(sub.assignment)
-    other = other_exercise(nb, {a: _released(a) for a in known}, sub.assignment)
+    released = released_notebook(sub.assignment)
+    other = other_exercise(nb, {a: released_notebook(a) for a in known}, sub.assignment)
     if other:
         sub.fatal = (f"{sub.notebook.name} is the notebook of the exercise {other}, not {sub.assignment} (its cells "
                      f"carry that exercise's nbgrader metadata): hand in the {sub.assignment} notebook here")

@@ -131,3 +131,26 @@ def test_failure_reasons_are_plain_words():
         reason = failure_reason(outcome, 30, {"memory_mb": 4096, "cpu_seconds": 600})
         assert not any(word in reason for word in ("Error", "Exception", "Traceback", "nbgrader.", "boom")), reason
         assert "grade it again" in reason or "hand that in" in reason, reason
+
+
+def test_unreadable_notebook_reason_is_plain_and_the_log_gets_the_error(tmp_path):
+    from grader.submissions import Submission, precheck
+
+    assignment = release_names()[0]
+    folder = tmp_path / "student" / assignment
+    folder.mkdir(parents=True)
+    (folder / f"{assignment}.ipynb").write_text(nbformat.writes(release(assignment))[:500])
+    sub = precheck(Submission("student", assignment, folder))
+    assert sub.fatal.startswith("not a readable notebook") and "is not complete JSON" in sub.fatal, sub.fatal
+    assert "Error" not in sub.fatal and "Traceback" in sub.detail
+
+
+def test_skipped_cells_are_named_in_the_students_numbering():
+    """A cell that stops the run is named by its number in the submission, not in the repaired notebook."""
+    from grader.submissions import Submission
+
+    sub = Submission("s", "a", None, repairs=["the read-only cell `setup` was missing; ..."],
+                     numbers=[1, None, 2, 3])
+    assert [sub.cell_words(i) for i in (1, 2, 3, 4)] == ["cell 1", "a cell put back from the exercise", "cell 2",
+                                                          "cell 3"]
+    assert Submission("s", "a", None, numbers=[1, 2]).cell_words(1) == "cell 2"  # no repair: no note cell
