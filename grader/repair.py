@@ -15,7 +15,6 @@ is specific to one exercise: the release notebook drives it.
 import ast
 import copy
 import re
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -228,7 +227,7 @@ def repair(submitted, release):
                              f"`{names[0] if names else meta['grade_id']}`: that part cannot pass")
             continue
         new = copy.deepcopy(rc)
-        new.id = uuid.uuid4().hex[:8]
+        new.pop("id", None)  # a fresh one below: the release's may be taken by the student's copy
         if new.cell_type == "code":
             new.outputs, new.execution_count = [], None
         earlier = [(kk, n) for n, (kk, *_) in enumerate(out) if 0 <= kk < k]
@@ -247,14 +246,18 @@ def repair(submitted, release):
 
 
 def _tidy(nb, release):
-    """No outputs (they are never graded, and may come from another notebook); valid, unique cell ids."""
-    seen = set()
+    """No outputs (they are never graded, and may come from another notebook); valid, unique cell ids.
+
+    New ids are numbered, not random, so that the same submission is always repaired the same way.
+    """
+    seen = {c.get("id") for c in nb.cells}
+    taken, fresh = set(), (f"repaired-{n}" for n in range(10 ** 6))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-        if not isinstance(cell.get("id"), str) or not CELL_ID.match(cell["id"]) or cell["id"] in seen:
-            cell["id"] = uuid.uuid4().hex[:8]
-        seen.add(cell["id"])
+        if not isinstance(cell.get("id"), str) or not CELL_ID.match(cell["id"]) or cell["id"] in taken:
+            cell["id"] = next(i for i in fresh if i not in seen)
+        taken.add(cell["id"])
     nb.nbformat, nb.nbformat_minor = 4, max(release.nbformat_minor, 5)
 
 

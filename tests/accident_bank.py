@@ -98,6 +98,25 @@ def answer_in_a_new_cell(a):
     return nb, f"matched to the exercise by content: cell {i + 1} = `{_meta(answer)['grade_id']}`"
 
 
+def split_answer_cell(a):
+    """Split Cell (Ctrl-Shift-minus) with the cursor at the top: an empty cell above, both with the answer's id."""
+    nb = filled(a)
+    i = _first(nb, _is_answer)
+    empty = copy.deepcopy(nb.cells[i])
+    empty.source, empty.id = "", uuid.uuid4().hex[:8]
+    nb.cells.insert(i, empty)
+    return nb, f"cell {i + 1} was a copy of `{_meta(empty)['grade_id']}`; the last copy (cell {i + 2}) was graded"
+
+
+def merged_answer_and_test(a):
+    """Merge Cells (Shift-M) on an answer and the test below it: one cell, the answer's metadata, the test gone."""
+    nb = filled(a)
+    i = _first(nb, _is_answer)
+    test = nb.cells.pop(i + 1)
+    nb.cells[i].source += "\n\n" + test.source
+    return nb, f"the test cell `{_meta(test)['grade_id']}` was missing; it was put back at its place (before cell {i + 2})"
+
+
 def copied_test_cell(a):
     """A test cell copied to the end of the notebook, to run it again later."""
     nb = filled(a)
@@ -225,7 +244,7 @@ def nothing_of_the_exercise(a):
 ON_EVERY_CHAPTER = [copied_answer_cell, deleted_setup, deleted_test_cells, metadata_gone]
 ON_ONE_CHAPTER = {  # accident -> chapters (index into assignments()): chapter-independent handling, shared cost
     answer_changed_to_markdown: [4], answer_moved_below_its_test: [1], answer_in_a_new_cell: [2],
-    copied_test_cell: [0], copied_written_answer: [5], outputs_from_another_notebook: [0],
+    split_answer_cell: [5], merged_answer_and_test: [3], copied_test_cell: [0], copied_written_answer: [5], outputs_from_another_notebook: [0],
     cell_from_another_exercise: [1], saved_by_jupyterlab: [5], saved_by_notebook7: [4], saved_by_vscode: [3],
     repeated_cell_ids: [2], fresh_notebook: [3], wrong_exercise: [3], nothing_of_the_exercise: [0],
 }
