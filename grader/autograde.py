@@ -100,7 +100,7 @@ def _grade_one(student, assignment, hide=None):
             if result["success"] or FatalCell.last is None or len(skipped) == MAX_SKIPPED_CELLS:
                 break
             index, grade_id, what = FatalCell.last
-            skipped.append(f"cell {index + 1}{f' ({grade_id})' if grade_id else ''} {what}")
+            skipped.append((index, grade_id, what))
             FatalCell.skip[index] = f"this cell was not run: when graded, it {what}"
     finally:
         FatalCell.skip = {}
@@ -116,19 +116,25 @@ def kernel_trouble(log):
 
 
 def failure_reason(outcome, timeout, limits=None):
-    """Say in one line why nbgrader could not grade a notebook."""
+    """Say in one line, in plain words, why a notebook could not be graded and what to do; never an exception's text.
+
+    The log keeps nbgrader's traceback.
+    """
     text = outcome["log"] + "\n" + outcome["error"]
     if outcome.get("no_cell_ran"):
-        lines = [line for line in outcome["error"].splitlines() if line.strip()]
-        return ("the grading kernel could not start (tried twice; a memory cap too small for Python and torch?): "
-                + (lines[-1][:200] if lines else "see the log"))
+        cap = f" (now {limits['memory_mb']} MB)" if limits else ""
+        return ("the grading kernel could not start (tried twice): the grading machine's problem, not the notebook's; "
+                f"a memory cap too small for Python and torch? Raise --memory-mb{cap} and grade it again")
     if "CellTimeoutError" in text or "TimeoutError" in text:
         return f"a cell ran longer than the {timeout} s limit (an endless loop?), so the notebook was not graded"
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
         cap = f", or the {limits['cpu_seconds']} s CPU-time cap" if limits else ""
         return f"the kernel died while running the notebook (os._exit, a crash{cap})"
-    lines = [line for line in outcome["error"].splitlines() if line.strip()]
-    return "autograde failed: " + (lines[-1][:300] if lines else "see the log")
+    if any(mark in text for mark in ("failed to validate", "ValidationError", "SchemaTooOldError")):
+        return ("its nbgrader metadata is damaged in a way the repair could not mend: copy its cells into a fresh "
+                "download of the exercise and hand that in, or an instructor grades it by hand (the log says where)")
+    return ("the grader stopped on this notebook with an error of its own, not the student's: an instructor should "
+            "read the log and grade it again")
 
 
 def withdraw_points(workdir, sub):
@@ -197,6 +203,10 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
     for sub in subs:
         if sub.fatal:
             status[sub.key] = {"status": "failed", "reason": sub.fatal}
+            if sub.detail:  # what the reason does not say (a library's error) goes to the log
+                log_file = logs / f"{sub.student}__{sub.assignment}.log"
+                log_file.write_text(sub.detail)
+                status[sub.key]["log"] = str(log_file)
         else:
             stage(sub, staged)
             todo.append(sub)
@@ -222,7 +232,8 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
                 elif sub.problems or sub.deductions or TIMEOUT_MARK in outcome["log"] or outcome.get("skipped"):
                     interrupted = [f"a cell ran over the {timeout} s limit and was interrupted"] \
                         if TIMEOUT_MARK in outcome["log"] and not outcome.get("skipped") else []
-                    skipped = [f"{what}: graded again without it" for what in outcome.get("skipped", [])]
+                    skipped = [f"{sub.cell_words(index)}{f' ({grade_id})' if grade_id else ''} {what}: "
+                               "graded again without it" for index, grade_id, what in outcome.get("skipped", [])]
                     withdraw_points(workdir, sub)
                     reasons = (sub.problems + [f"policy: {why}" for why in sub.deductions.values()]
                                + interrupted + skipped)

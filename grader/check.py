@@ -1,9 +1,13 @@
 """The student's self-check: run a filled-in notebook and report each graded part.
 
 ``nbgrader validate`` exits 0 even when tests fail; this exits 1 when any visible test fails.
+Before running, it warns about the accidents the grader would have to repair (a deleted or
+copied cell, a changed cell type, lost metadata: ``grader.repair``), and runs the notebook as
+the grader will see it.
 """
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -11,7 +15,13 @@ from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from grader.course import assignments
+from grader.repair import carried_ids, nothing_matched, other_exercise, repair
 from grader.selfcheck import SKIP_ENV, summary_lines, where_to_start
+from grader.submissions import released_notebook
+
+ADVICE = ("the grader repairs this before grading, so your work still counts; to be safe, undo it "
+          "(Edit → Undo, or copy your answers into a fresh download of the exercise)")
 
 
 def _nbgrader(cell):
@@ -41,16 +51,53 @@ def part_results(nb):
     return results
 
 
+def which_exercise(path, nb, releases):
+    """The exercise a notebook belongs to: its file name, else the exercise whose metadata it carries."""
+    if path.stem in releases:
+        return path.stem
+    carried = carried_ids(nb)
+    overlap = {a: len(carried & carried_ids(rel)) for a, rel in releases.items()}
+    best = max(overlap, key=overlap.get, default=None)
+    return best if best and overlap[best] else None
+
+
+def repaired(path, nb, out):
+    """The notebook as the grader will grade it, after a warning per accident; None if it cannot be graded."""
+    releases = {a: released_notebook(a) for a in assignments()}
+    assignment = which_exercise(path, nb, releases)
+    if assignment is None:
+        return nb
+    other = other_exercise(nb, releases, assignment)
+    if other:
+        out(f"error: {path.name} is the notebook of the exercise {other}, not {assignment}")
+        return None
+    fixed = repair(nb, releases[assignment])
+    if not fixed.matched:
+        out(f"error: {path.name}: {nothing_matched(releases[assignment], assignment)}")
+        return None
+    for note in fixed.notes:
+        out(f"WARN  {note}")
+    if fixed.notes:
+        out(f"WARN  {ADVICE}")
+    return fixed.notebook
+
+
 def check(path, timeout=60, out=print):
     """Run the notebook at ``path``; print one line per graded part; return the exit code."""
     path = Path(path)
     try:
-        nb = nbformat.read(path, as_version=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.read(path, as_version=4)
     except FileNotFoundError:
         out(f"error: {path} does not exist")
         return 2
-    except Exception as err:
-        out(f"error: {path} is not a readable notebook ({type(err).__name__}: {err})")
+    except Exception:
+        out(f"error: {path} is not a readable notebook (cut short, or not a Jupyter notebook); "
+            "open it in Jupyter and save it again")
+        return 2
+    nb = repaired(path, nb, out)
+    if nb is None:
         return 2
     if not any(_nbgrader(c).get("grade") for c in nb.cells):
         out(f"error: {path} has no graded cells; is it a course exercise notebook?")

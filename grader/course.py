@@ -80,7 +80,9 @@ def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, k
         "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
         "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata"]
-    c.OverwriteCells.add_missing_cells = True  # a deleted test cell is put back and graded, not skipped
+    # deleted cells are put back by grader.repair before nbgrader sees the notebook (nbgrader's own
+    # add_missing_cells raises KeyError for a test cell that follows a read-only cell)
+    c.OverwriteCells.add_missing_cells = False
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     if kernel_name:
         c.Execute.kernel_name = kernel_name  # e.g. the resource-limited grading kernel

@@ -1,11 +1,16 @@
 """Find submissions, check them before grading, and stage them where nbgrader expects them.
 
 SUBMISSIONS holds ``<student>/<assignment>/<notebook>.ipynb``. Checks here are cheap and
-run before any kernel starts: an unreadable notebook or an unknown assignment cannot be
-graded (``fatal``); a renamed file, deleted or edited test cells can, but an instructor
-should look (``problems``).
+run before any kernel starts: an unreadable notebook, an unknown assignment or a notebook with
+nothing of the exercise in it cannot be graded (``fatal``); a renamed file, or a notebook that
+``grader.repair`` had to mend (deleted, copied, re-typed or moved cells, lost metadata) can, but
+an instructor should look (``problems``). What is graded is the repaired notebook.
 """
+import copy
+import functools
+import json
 import shutil
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +19,7 @@ import nbformat
 
 from grader.course import EXERCISES, assignments, notebook_name
 from grader.policy import assignment_policy, defined_names, helpers_using, suspicious, uses_module
+from grader.repair import note_cell, nothing_matched, other_exercise, repair
 
 
 @dataclass
@@ -25,10 +31,20 @@ class Submission:
     problems: list = field(default_factory=list)
     fatal: str = ""
     deductions: dict = field(default_factory=dict)  # test cell -> why its points are withdrawn
+    detail: str = ""      # the error behind ``fatal``, for the log
+    repaired: object = None  # the notebook that is graded (grader.repair)
+    numbers: list = field(default_factory=list)  # per repaired cell: the student's cell number (None: put back)
+    repairs: list = field(default_factory=list)  # what the repair did (also in ``problems``), shown in feedback
 
     @property
     def key(self):
         return f"{self.student}/{self.assignment}"
+
+    def cell_words(self, index):
+        """The staged notebook's cell ``index`` in the student's numbering ("cell 4", or a cell put back)."""
+        index -= 1 if self.repairs else 0  # the note cell heads a repaired notebook
+        number = self.numbers[index] if 0 <= index < len(self.numbers) else None
+        return f"cell {number}" if number else "a cell put back from the exercise"
 
 
 def discover(root):
@@ -43,13 +59,26 @@ def discover(root):
     return found
 
 
-def _grade_cells(nb):
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+def unreadable(path, err):
+    """Why a file is not a notebook we can read, in plain words, with what to do (the log keeps the error)."""
+    if isinstance(err, (json.JSONDecodeError, nbformat.reader.NotJSONError)) or "JSON" in type(err).__name__:
+        what = "is not complete JSON (cut short while saving or uploading?)"
+    elif isinstance(err, UnicodeDecodeError):
+        what = "is not text (a binary file, or a notebook saved in another encoding?)"
+    else:
+        what = "does not have the structure of a Jupyter notebook (written by another program, or edited by hand?)"
+    return (f"not a readable notebook: {path.name} {what}; open it in Jupyter to check that the work is there, "
+            "save it, and hand it in again")
+
+
+@functools.lru_cache(maxsize=None)
+def released_notebook(assignment):
+    """The release a student received (read once; never modified)."""
+    return nbformat.read(EXERCISES / assignment / notebook_name(assignment), as_version=4)
 
 
 def precheck(sub):
-    """Fill in ``sub.notebook``, ``sub.fatal`` and ``sub.problems``; never raises."""
+    """Fill in ``sub.notebook``, ``sub.repaired``, ``sub.fatal`` and ``sub.problems``; never raises."""
     known = assignments()
     if sub.assignment not in known:
         sub.fatal = f"unknown assignment '{sub.assignment}' in {sub.folder} (known: {', '.join(known)})"
@@ -60,7 +89,7 @@ def precheck(sub):
         sub.notebook = sub.folder / expected
     elif len(notebooks) == 1:
         sub.notebook = notebooks[0]
-        sub.problems.append(f"notebook renamed: graded {notebooks[0].name} as {expected}")
+        sub.repairs.append(f"notebook renamed: graded {notebooks[0].name} as {expected}")
     elif not notebooks:
         sub.fatal = f"no notebook in {sub.folder} (expected {expected})"
         return sub
@@ -69,29 +98,46 @@ def precheck(sub):
         return sub
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # nbformat's future-deprecation notes are not the student's problem
+            warnings.simplefilter("ignore")  # nbformat's notes (e.g. repeated cell ids it renames) mean nothing here
             nb = nbformat.read(sub.notebook, as_version=4)
-            nbformat.validate(nb)
     except Exception as err:  # truncated JSON, not a notebook, bad schema: all the same to the grader
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        sub.fatal = f"not a readable notebook: {sub.notebook} ({type(err).__name__}: {first_line[:200]})"
+        sub.fatal, sub.detail = unreadable(sub.notebook, err), traceback.format_exc()
         return sub
-    released = nbformat.read(EXERCISES / sub.assignment / expected, as_version=4)
-    sub.problems += compare_with_release(nb, released)
-    sub.problems += code_problems(nb, released)
-    sub.deductions = policy_deductions(nb, sub.assignment)
+    released = released_notebook(sub.assignment)
+    other = other_exercise(nb, {a: released_notebook(a) for a in known}, sub.assignment)
+    if other:
+        sub.fatal = (f"{sub.notebook.name} is the notebook of the exercise {other}, not {sub.assignment} (its cells "
+                     f"carry that exercise's nbgrader metadata): hand in the {sub.assignment} notebook here")
+        return sub
+    try:
+        fixed = repair(nb, released)
+    except Exception as err:  # cells without the fields every notebook cell has
+        sub.fatal, sub.detail = unreadable(sub.notebook, err), traceback.format_exc()
+        return sub
+    if not fixed.matched:
+        sub.fatal = nothing_matched(released, sub.assignment)
+        return sub
+    try:
+        nbformat.validate(fixed.notebook)
+    except Exception:  # cells of a kind the repair leaves alone, e.g. a broken output or attachment
+        sub.fatal, sub.detail = unreadable(sub.notebook, ValueError()), traceback.format_exc()
+        return sub
+    sub.repaired, sub.numbers = fixed.notebook, fixed.numbers
+    sub.repairs += fixed.notes
+    sub.problems = sub.repairs + code_problems(fixed.notebook, released, fixed.numbers)
+    sub.deductions = policy_deductions(fixed.notebook, sub.assignment)
     return sub
 
 
-def _student_cells(nb):
+def _student_cells(nb, numbers=None):
     """(label, source) of every code cell a student may write: solution cells and cells they added."""
     for index, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "code" and (meta.get("solution") or not meta.get("grade_id")):
-            yield meta.get("grade_id") or f"cell {index + 1}", cell.source
+            yield meta.get("grade_id") or f"cell {(numbers[index] if numbers else None) or index + 1}", cell.source
 
 
-def code_problems(nb, released):
+def code_problems(nb, released, numbers=None):
     """Static checks of the student's code (see grader.policy)."""
     protected = set()
     for cell in released.cells:
@@ -99,7 +145,7 @@ def code_problems(nb, released):
         if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
             protected |= defined_names(cell.source)
     problems = []
-    for label, source in _student_cells(nb):
+    for label, source in _student_cells(nb, numbers):
         problems += [f"{label}: {reason}" for reason in suspicious(source, protected)]
     return problems
 
@@ -126,27 +172,15 @@ def policy_deductions(nb, assignment):
     return out
 
 
-def compare_with_release(nb, released):
-    """Problems an instructor should know of: deleted or edited read-only cells (grading restores them)."""
-    got, want = _grade_cells(nb), _grade_cells(released)
-    problems = []
-    missing = [name for name in want if name not in got]
-    if missing:
-        problems.append(f"deleted cells put back from the source: {', '.join(missing)}")
-    edited = [name for name, cell in want.items()
-              if name in got and cell.metadata["nbgrader"].get("locked")
-              and got[name].source.strip() != cell.source.strip()]
-    if edited:
-        problems.append(f"edited read-only cells restored from the source: {', '.join(edited)}")
-    return problems
-
-
 def stage(sub, submitted_dir):
-    """Copy the notebook to ``submitted_dir/<student>/<assignment>/<expected name>`` for nbgrader."""
+    """Write the repaired notebook to ``submitted_dir/<student>/<assignment>/<expected name>`` for nbgrader."""
     target = Path(submitted_dir) / sub.student / sub.assignment
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    shutil.copyfile(sub.notebook, target / notebook_name(sub.assignment))
+    nb = copy.deepcopy(sub.repaired)
+    if sub.repairs:  # what was repaired heads the graded notebook, so the feedback shows it
+        nb.cells.insert(0, note_cell(sub.repairs))
+    nbformat.write(nb, target / notebook_name(sub.assignment))
     if (sub.folder / "timestamp.txt").is_file():  # nbgrader's exchange records when it was submitted
         shutil.copyfile(sub.folder / "timestamp.txt", target / "timestamp.txt")

@@ -72,8 +72,9 @@ EXPECTED = {  # student -> (status, words in the reason, score: "full", "full-<t
     "keeps_killing_the_kernel": ("failed", "kernel died", ""),
     "endless_loop": ("flagged", "interrupted", "full"),
     "renamed_file": ("flagged", "renamed", "full"),
-    "deleted_test_cell": ("flagged", "deleted cells put back", "full"),
-    "edited_test_cell": ("flagged", "edited read-only cells restored", "full"),
+    "deleted_test_cell": ("flagged", "the test cell `test_rnn_step` was missing; it was put back at its place", "full"),
+    "edited_test_cell": ("flagged", "(the test cell `test_rnn_forward`) had been edited; the original was put back",
+                         "full"),
     "unknown_assignment": ("failed", "unknown assignment", ""),
     # flagged by the static check, and the import fails in the sandbox: that part scores 0
     "imports_reference": ("flagged", "rnn_forward: imports the instructor's grader package", "full-test_rnn_forward"),

@@ -64,3 +64,34 @@ def test_check_prints_no_library_noise(tmp_path):
     done = subprocess.run([sys.executable, "-m", "grader", "check", str(path)], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr.strip() == "", done.stderr
+def test_accidents_are_warned_about_and_the_work_still_passes(tmp_path):
+    """A copied answer cell and a deleted setup cell: one warning each, and every part passes as graded."""
+    import copy
+
+    nb = filled(A)
+    answer = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "rnn_step")
+    first = copy.deepcopy(nb.cells[answer])
+    first.source, first.id = MISTAKES["wrong_activation"].code, "firsttry"
+    nb.cells.insert(answer, first)
+    del nb.cells[1]  # the read-only setup cell
+    code, lines = run_check(tmp_path, nb)
+    warned = [line for line in lines if line.startswith("WARN")]
+    assert any("was a copy of `rnn_step`; the last copy (cell 4) was graded" in line for line in warned), lines
+    assert any("the read-only cell `setup` was missing" in line for line in warned), lines
+    assert code == 0 and sum(line.startswith("PASS") for line in lines) == 4, lines
+
+
+def test_metadata_lost_is_warned_about(tmp_path):
+    nb = filled(A)
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+    code, lines = run_check(tmp_path, nb)
+    assert any(line.startswith("WARN") and "lost their nbgrader metadata" in line for line in lines), lines
+    assert code == 0 and sum(line.startswith("PASS") for line in lines) == 4, lines
+
+
+def test_a_notebook_of_nothing_gets_a_plain_error(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    code, lines = run_check(tmp_path, nb)
+    assert code == 2 and "none of its cells belong to the exercise" in lines[-1], lines
