@@ -7,10 +7,9 @@ from grader.course import DEFAULT_WORKDIR, EXERCISES, CourseError, assignments
 
 
 def _release(args):
-    from grader.release import release
-    from grader.selfcheck import install_all
+    from grader.release import install_self_checks, release
 
-    for path in install_all(args.assignments):
+    for path in install_self_checks(args.assignments):
         print(f"self-check cell updated in {path}")
     for path in release(args.assignments, out=args.out, workdir=args.workdir):
         print(f"released {path}")

@@ -130,18 +130,3 @@ def install(nb, notebook_name):
     nb.cells = [c for c in nb.cells if c not in old] + cells
     return True
 
-
-def install_all(names=None):
-    """Put the current self-check at the end of each source notebook; return the ones changed."""
-    import nbformat
-
-    from grader.course import SOLUTIONS, assignments, notebook_name
-
-    changed = []
-    for name in names or assignments():
-        path = SOLUTIONS / name / notebook_name(name)
-        nb = nbformat.read(path, as_version=4)
-        if install(nb, notebook_name(name)):
-            nbformat.write(nb, path)
-            changed.append(path)
-    return changed
