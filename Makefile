@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test pythons release publish chromium sandbox bench bench-build clean help
+.PHONY: site setup test test-slow pythons release publish chromium sandbox bench bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +23,9 @@ $(VENV)/.installed: requirements.txt
 
 test: setup chromium sandbox  ## run the test suite (it builds the site into a temporary folder and opens it in Chromium)
 	$(BIN)/python -m pytest
+
+test-slow: setup chromium sandbox  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
+	$(BIN)/python -m pytest -m slow
 
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
 	$(BIN)/python tests/on_every_python.py

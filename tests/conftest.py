@@ -251,15 +251,33 @@ def write_submission(root, student, assignment, name, content):
         nbformat.write(content, folder / name)
 
 
+def selected_params(session, test_names, argnames):
+    """The parameters of the collected (not deselected) items of these test functions.
+
+    A class fixture grades only what the selected tests will look at: the default run grades
+    chapter 4's bank of mistakes, ``-m slow`` every chapter's, and ``-k ch07`` only chapter 7's.
+    """
+    return {tuple(item.callspec.params[a] for a in argnames) for item in session.items
+            if getattr(item, "originalname", None) in test_names and hasattr(item, "callspec")}
+
+
+def bank_params(bank):
+    """(assignment, name) test parameters: chapter 4's bank in the default run, the others' behind -m slow."""
+    return [pytest.param(a, n, marks=() if a == A else pytest.mark.slow) for a, n in sorted(bank)]
+
+
 @pytest.fixture(scope="session")
-def class_folder(tmp_path_factory):
+def class_folder(tmp_path_factory, request):
     root = tmp_path_factory.mktemp("submissions")
     for assignment in assignments():
         write_submission(root, "correct", assignment, f"{assignment}.ipynb", filled(assignment))
         write_submission(root, "untouched", assignment, f"{assignment}.ipynb", blank(assignment))
+    wanted = selected_params(request.session, ("test_each_mistake_loses_exactly_its_part",
+                                               "test_feedback_names_the_mistake"), ("assignment", "name"))
     for (assignment, name), mistake in banks().items():
-        write_submission(root, mistake_student(assignment, name), assignment, f"{assignment}.ipynb",
-                         filled(assignment, {mistake.cell: mistake.code}))
+        if assignment == A or (assignment, name) in wanted:
+            write_submission(root, mistake_student(assignment, name), assignment, f"{assignment}.ipynb",
+                             filled(assignment, {mistake.cell: mistake.code}))
     for student, (assignment, name, content) in hostile_and_broken(root).items():
         write_submission(root, student, assignment, name, content)
     return root

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import A, hostile_and_broken, mistake_student
+from conftest import A, bank_params, hostile_and_broken, mistake_student
 from grader.course import REPO, assignments
 from grader.leaks import leaked, region_lines, visible_text
 from points import manual_points, points
@@ -47,7 +47,7 @@ def test_untouched_release_scores_zero(graded, assignment):
     assert float(row["manual_pending"]) == 0  # an empty written answer is not worth a look
 
 
-@pytest.mark.parametrize("assignment,name", sorted(BANK))
+@pytest.mark.parametrize("assignment,name", bank_params(BANK))
 def test_each_mistake_loses_exactly_its_part(graded, assignment, name):
     row, mistake = graded[0][(mistake_student(assignment, name), assignment)], BANK[(assignment, name)]
     assert row["status"] == "graded", row
@@ -56,7 +56,7 @@ def test_each_mistake_loses_exactly_its_part(graded, assignment, name):
         assert got[part] == (0 if part == mistake.fails else pts), f"{name}: {part}"
 
 
-@pytest.mark.parametrize("assignment,name", sorted(BANK))
+@pytest.mark.parametrize("assignment,name", bank_params(BANK))
 def test_feedback_names_the_mistake(feedback, assignment, name):
     pages, problems = feedback
     assert not problems
