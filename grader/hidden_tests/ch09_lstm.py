@@ -104,7 +104,7 @@ def judge_lstm_forward(got, check_close):
         X = args[0]
         start = "from h0 and c0" if args[1] is not None else "with h0=None and c0=None"
         what = f"lstm_forward {start} on a random case of shape (B, T, D) = {X.shape}"
-        H, C = _pair(out, what, (X.shape[0], X.shape[1], args[3].shape[1]))
+        H, C = _pair(out, what, (X.shape[0], X.shape[1], args[4].shape[1]))
         hint = ""
         if args[1] is not None:
             hint = diagnose(np.stack([H, C]), forward_mistakes(*args))
