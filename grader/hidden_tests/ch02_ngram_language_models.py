@@ -9,7 +9,7 @@ from grader.probes.ch02_ngram_language_models import (
     DISCOUNTS, GENERATE_CASES, MAX_LEN, N_REPRODUCED, N_SENTENCES, ORDERS, SEEDS, add_delta_cases, continuation_case,
     kneser_ney_case, never_ending_model, perplexity_case, random_sentences, sampling_model)
 from grader.reference import ch02_ngram_language_models as ref
-from grader.verdicts import Unsupported
+from grader.wire import Unsupported
 
 BOS, EOS = ref.BOS, ref.EOS
 
