@@ -3,10 +3,10 @@
 They look for what an honest answer never needs: importing the instructor's ``grader``
 package, reading instructor files, redefining the notebook's checking helpers, patching a
 library or the interpreter, stopping the process, reading IPython's history or ``linecache``,
-or looking into code and frames it did not write (``inspect.getsource``, ``__code__``). A hit does not change the score by
-itself; it flags the submission with a reason for an instructor to look at. Per-assignment
-``POLICY`` rules in ``grader/hidden_tests/<assignment>.py`` (a part that must be written
-without some library) cost that part's points, and never give any.
+or looking into code and frames it did not write (``inspect.getsource``, ``__code__``).
+A hit does not change the score by itself; it flags the submission with a reason for an
+instructor to look at. Per-assignment ``POLICY`` rules in ``grader/hidden_tests/<assignment>.py``
+(a part that must be written without some library) cost that part's points, and never give any.
 """
 import ast
 import importlib
@@ -81,10 +81,9 @@ def introspection(tree, own_names):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and HISTORY.match(node.id) \
                 and node.id not in bound:
             reasons.add(f"reads IPython's history ({node.id})")
-        elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                (a.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] in ("linecache", "marshal")
-                for a in node.names):
-            reasons.add(f"imports {(node.names[0].name if isinstance(node, ast.Import) else node.module)}")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            reasons |= {f"imports {m}" for m in modules if m.split(".")[0] in ("linecache", "marshal")}
         elif isinstance(node, ast.Attribute) and node.attr in CODE_ATTRIBUTES:
             reasons.add(f"reaches into code objects or frames ({node.attr})")
         elif isinstance(node, ast.Call):

@@ -15,7 +15,6 @@ import asyncio
 import importlib
 import inspect
 import io
-import json
 import re
 import secrets
 from contextlib import redirect_stdout
