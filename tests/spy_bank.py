@@ -88,8 +88,8 @@ _g = globals()
 _history = {{name: _g.get(name) for name in ("I" + "n", "Ou" + "t", "_i" + "h", "_o" + "h", "_", "__", "___")}}
 _display({{"text/plain": "{MARKER} history\\n" + "\\n".join(f"{{k}}: {{v!r}}" for k, v in _history.items())}}, raw=True)
 _cache = vars(_linecache)["ca" + "che"]
-_cells = "\n".join("".join(e[2]) for name, e in list(_cache.items()) if "ipykernel_" in name and len(e) > 2)
-_display({{"text/plain": "{MARKER} cells in linecache\n" + _cells}}, raw=True)
+_cells = "\\n".join("".join(e[2]) for name, e in list(_cache.items()) if "ipykernel_" in name and len(e) > 2)
+_display({{"text/plain": "{MARKER} cells in linecache\\n" + _cells}}, raw=True)
 _grader = [name for name, value in list(_g.items()) if str(getattr(value, "__module__", "")).startswith("grader")]
 _display({{"text/plain": "{MARKER} grader objects in globals: " + repr(_grader)}}, raw=True)
 _display({{"text/plain": "{MARKER} linecache\\n" + "\\n".join("".join(e[2]) for e in list(_cache.values()) if len(e) > 2)}},
