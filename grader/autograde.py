@@ -43,6 +43,9 @@ def quiet_library_warnings():
 def _start_worker(workdir, timeout, limits, hide):
     """Per worker: nbgrader once, the kernelspec (sandboxed unless hide is None), and a private launch log."""
     global _api, _private
+    # One thread for torch in this worker and its kernels (which inherit the variable): workers already use the
+    # cores, and torch's default of a thread per core makes them fight (100x slower on a busy 2-core machine).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     prepare_environment()
     quiet_library_warnings()
     from nbgrader.apps import NbGraderAPI

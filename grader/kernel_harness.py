@@ -1,56 +1,32 @@
 """Runs inside the student's kernel when grading: call a probe on the student's function, report plain data.
 
-Nothing here judges. The probe feeds seeded inputs to the student's function and this module
-sends what came back, encoded as plain data, to the grader's worker process; the worker
-(which never runs student code) compares it with ``grader.reference``. A submission that
-patches numpy, the checkers or this module can change only what it reports, never the verdict,
-and its report can only ever hold values: nothing it sends is unpickled or executed.
+A hidden-test cell is executed as ``HARNESS_SOURCE``, the same line for every part, without
+history. ``serve`` asks the grader's worker for its job over the kernel's stdin channel (part,
+nonce, and for each earlier part it may call: the student's own function, if it passed its
+hidden test, or a stand-in that asks the worker), runs ``probe_<part>`` on the student's
+function and sends back what came out, encoded as plain data (``grader.wire``). Nothing here
+judges and nothing here, nor anything the worker sends, holds reference code: a submission
+that patches numpy, the checkers or this module can change only what it reports, never the
+verdict, and can read nothing it could show in its feedback.
 """
-import base64
 import importlib
 import json
+import linecache
 import sys
 import traceback
 
-import numpy as np
+from grader.stand_in import stand_in
+from grader.wire import encode
 
-MIME = "application/x-rnn-grader-report"
-MAX_DEPTH = 40
+HARNESS_SOURCE = '__import__("grader.kernel_harness").kernel_harness.serve()'
+_probed = {}  # part -> the student's function its probe called (used again for later parts if it passed)
 
 
-def encode(obj, depth=0):
-    """Plain JSON for arrays, tensors, numbers, strings and containers of them; anything else is named, not sent."""
-    if depth > MAX_DEPTH:
-        raise ValueError("the result is nested too deeply to send to the grader")
-    kind = type(obj)
-    if obj is None or kind in (bool, int, float, str):
-        return obj
-    if kind is complex:
-        return {"__complex__": [obj.real, obj.imag]}
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(obj, torch.Tensor):
-        return {"__tensor__": encode(obj.detach().cpu().numpy(), depth + 1)}
-    if isinstance(obj, np.str_):  # a token drawn with rng.choice: a string, usable as a dict key
-        return str(obj)
-    if isinstance(obj, (np.ndarray, np.generic)):
-        arr = np.asarray(obj)
-        if arr.dtype.kind in "biufc":
-            return {"__ndarray__": [arr.dtype.str, list(arr.shape),
-                                    base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()],
-                    "scalar": isinstance(obj, np.generic)}
-        if arr.dtype.kind == "U":
-            return {"__strarray__": [list(arr.shape), arr.ravel().tolist()]}
-        return {"__unsupported__": f"a numpy array of dtype {arr.dtype}"}
-    if isinstance(obj, (list, tuple, set, frozenset, dict)):
-        tag = {list: "__list__", tuple: "__tuple__", set: "__set__", frozenset: "__set__"}
-        if isinstance(obj, dict):
-            return {"__dict__": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in obj.items()],
-                    "counter": type(obj).__name__ == "Counter"}
-        base = next(t for t in tag if isinstance(obj, t))
-        return {tag[base]: [encode(v, depth + 1) for v in obj]}
-    if kind is range:
-        return {"__list__": list(obj)}
-    return {"__unsupported__": f"an object of type {kind.__module__}.{kind.__qualname__}"}
+def ask(request):
+    """Send one request to the grader's worker (as an input request on the stdin channel); return its reply."""
+    from IPython import get_ipython
+
+    return json.loads(get_ipython().kernel.raw_input(json.dumps(request)))
 
 
 def describe(err):
@@ -63,20 +39,50 @@ def describe(err):
     return {"type": type(err).__name__, "message": str(err)[:600], "where": where}
 
 
-def run_probe(assignment, part, namespace, nonce, parts_source="", parts=()):
-    """Put earlier reference parts into ``namespace``, run ``probe_<part>`` on the student's function, report."""
-    report = {"nonce": nonce, "part": part}
-    try:
-        if parts:
-            earlier = {"__name__": "earlier_parts"}
-            exec(compile(parts_source, "<earlier parts>", "exec"), earlier)
-            namespace.update({name: earlier[name] for name in parts})
-        probes = importlib.import_module(f"grader.probes.{assignment}")
-        if part not in namespace:
-            raise NameError(f"`{part}` is not defined: did the cell that defines it run without errors?")
-        report["result"] = encode(getattr(probes, f"probe_{part}")(namespace[part]))
-    except (Exception, SystemExit) as err:  # an interrupt (timeout) still stops the cell
-        report["error"] = describe(err)
-    from IPython.display import display
+def forget_cell(filename):
+    """Drop a cell's source from ``linecache`` and IPython's cell map: later cells see no trace of it."""
+    from IPython import get_ipython
 
-    display({MIME: json.dumps(report)}, raw=True)
+    linecache.cache.pop(filename, None)
+    getattr(get_ipython().compile, "_filename_map", {}).pop(filename, None)
+
+
+def run_probe(assignment, part, namespace, own=(), oracle=()):
+    """``probe_<part>`` on ``namespace[part]``, with the earlier parts ``own`` and ``oracle`` in place.
+
+    ``own``: parts that passed their hidden tests, called as the student wrote them; ``oracle``:
+    parts answered by the worker. Both are put back as they were once the probe is done.
+    """
+    probes = importlib.import_module(f"grader.probes.{assignment}")
+    if part not in namespace:
+        raise NameError(f"`{part}` is not defined: did the cell that defines it run without errors?")
+    fn = _probed[part] = namespace[part]
+    routed = [*own, *oracle]
+    saved = {name: namespace[name] for name in routed if name in namespace}
+    try:
+        for name in routed:
+            namespace[name] = _probed[name] if name in own and name in _probed else stand_in(name, ask)
+        return getattr(probes, f"probe_{part}")(fn)
+    finally:
+        for name in routed:
+            if name in saved:
+                namespace[name] = saved[name]
+            else:
+                namespace.pop(name, None)
+
+
+def serve():
+    """The whole of a hidden-test cell when grading: job in, probe, report out."""
+    from IPython import get_ipython
+
+    forget_cell(sys._getframe(1).f_code.co_filename)  # the cell that called serve, i.e. HARNESS_SOURCE
+    job = ask({"kind": "job"})
+    report = {"kind": "report", "nonce": job["nonce"], "part": job["part"]}
+    try:
+        result = run_probe(job["assignment"], job["part"], get_ipython().user_ns, job["own"], job["oracle"])
+        report["result"] = encode(result)
+    except KeyboardInterrupt:  # the cell's time is up: the worker has stopped listening
+        raise
+    except BaseException as err:  # noqa: BLE001 - whatever the student's code raised is reported as data
+        report["error"] = describe(err)
+    ask(report)

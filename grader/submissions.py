@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import EXERCISES, assignments, notebook_name
-from grader.policy import assignment_policy, defined_names, helpers_using, suspicious, uses_module
+from grader.policy import assignment_policy, defined_names, helpers_using, submission_names, suspicious, uses_module
 from grader.repair import note_cell, nothing_matched, other_exercise, repair
 
 
@@ -144,9 +144,11 @@ def code_problems(nb, released, numbers=None):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
             protected |= defined_names(cell.source)
+    cells = list(_student_cells(nb, numbers))
+    own = submission_names(source for _, source in cells)
     problems = []
-    for label, source in _student_cells(nb, numbers):
-        problems += [f"{label}: {reason}" for reason in suspicious(source, protected)]
+    for label, source in cells:
+        problems += [f"{label}: {reason}" for reason in suspicious(source, protected, own)]
     return problems
 
 

@@ -1,50 +1,38 @@
 """Verdicts the student's code cannot forge: hidden tests are judged in the grader, not in the kernel.
 
-When grading, each hidden-test cell is executed as a single call into ``grader.kernel_harness``:
-the kernel runs the part's probe on the student's function and reports the outputs as plain
-data. ``TrustedExecute`` (the worker's execute step, which never runs student code) decodes
+When grading, each hidden-test cell is executed, without history, as the one line
+``grader.kernel_harness.HARNESS_SOURCE``: the kernel asks for its job over the stdin channel,
+runs the part's probe on the student's function and reports the outputs as plain data
+(``grader.oracle`` answers on the worker's side, including the stand-ins for earlier parts that
+failed). ``TrustedExecute`` (the worker's execute step, which never runs student code) decodes
 that report strictly, judges it against ``grader.reference`` with the hidden test's
 ``judge_<part>`` and checkers compiled from the *source* notebook's setup cell, and writes the
 verdict as the cell's outputs, which nbgrader then scores. The visible tests of that cell are
 the student's own checks; they are shown in feedback but not run at grading time.
 """
 import ast
-import base64
+import asyncio
 import importlib
 import inspect
 import io
-import json
 import re
 import secrets
-from collections import Counter
 from contextlib import redirect_stdout
 from functools import lru_cache
 
 import nbformat
 import numpy as np
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async, run_sync
 from nbgrader.preprocessors import Execute
 
 from grader.course import SOLUTIONS, CourseError, notebook_name
-from grader.kernel_harness import MIME, encode
+from grader.kernel_harness import HARNESS_SOURCE
+from grader.oracle import Session
+from grader.wire import ReportError, decode
 
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 HIDDEN_CALL = re.compile(r"run_hidden_test\(\s*['\"](\w+)['\"]\s*,\s*['\"](\w+)['\"]")
-MAX_REPORT_CHARS = 64 * 2 ** 20
-
-
-class ReportError(ValueError):
-    """The kernel's report is not what the harness writes (tampered, truncated or missing)."""
-
-
-class Unsupported:
-    """Stands for a value the kernel could not send; every check on it fails."""
-
-    def __init__(self, what):
-        self.what = what
-
-    def __repr__(self):
-        return f"<{self.what}>"
 
 
 def hidden_call(source):
@@ -52,52 +40,6 @@ def hidden_call(source):
     region = HIDDEN_REGION.search(source)
     match = region and HIDDEN_CALL.search(region.group(1))
     return (match.group(1), match.group(2)) if match else None
-
-
-def decode(data, depth=0):
-    """The inverse of ``kernel_harness.encode``, accepting nothing but plain data."""
-    if depth > 50:
-        raise ReportError("nested too deeply")
-    if data is None or type(data) in (bool, int, float, str):
-        return data
-    if type(data) is list:
-        raise ReportError("untagged list")
-    if type(data) is not dict or not data:
-        raise ReportError(f"unexpected {type(data).__name__}")
-    tag, body = next(iter(data.items()))
-    if tag == "__ndarray__":
-        dtype, shape, raw = body
-        dtype = np.dtype(dtype)
-        if dtype.kind not in "biufc" or dtype.hasobject:
-            raise ReportError(f"array dtype {dtype}")
-        arr = np.frombuffer(base64.b64decode(raw), dtype=dtype).reshape([int(n) for n in shape]).copy()
-        return arr[()] if data.get("scalar") else arr
-    if tag == "__strarray__":
-        shape, items = body
-        if not all(type(s) is str for s in items):
-            raise ReportError("non-string in a string array")
-        return np.array(items, dtype=str).reshape([int(n) for n in shape])
-    if tag == "__tensor__":
-        import torch
-
-        arr = decode(body, depth + 1)
-        return torch.from_numpy(np.asarray(arr))
-    if tag == "__complex__":
-        return complex(float(body[0]), float(body[1]))
-    if tag in ("__list__", "__tuple__", "__set__"):
-        items = [decode(v, depth + 1) for v in body]
-        return {"__list__": list, "__tuple__": tuple, "__set__": set}[tag](items)
-    if tag == "__dict__":
-        pairs = {decode(k, depth + 1): decode(v, depth + 1) for k, v in body}
-        return Counter(pairs) if data.get("counter") else pairs
-    if tag == "__unsupported__":
-        return Unsupported(str(body)[:200])
-    raise ReportError(f"unknown tag {tag!r}")
-
-
-def round_trip(value):
-    """What the grader would receive for ``value``: used when hidden tests run in the instructor's kernel."""
-    return decode(json.loads(json.dumps(encode(value))))
 
 
 def _closure_source(source, names):
@@ -136,43 +78,14 @@ def checkers(assignment):
     return {name: namespace[name] for name in names}
 
 
-@lru_cache(maxsize=None)
-def reference_parts_source(assignment, names):
-    """Source of the reference functions ``names`` (a tuple; and what they use), nothing else of the module."""
-    module = importlib.import_module(f"grader.reference.{assignment}")
-    return _closure_source(inspect.getsource(module), names)
-
-
-def harness_source(assignment, part, nonce):
-    """The code a hidden-test cell runs in the student's kernel when grading."""
-    parts = tuple(getattr(importlib.import_module(f"grader.probes.{assignment}"), "PARTS", {}).get(part, ()))
-    lines = ["from grader.kernel_harness import run_probe as _run_probe",
-             f"_run_probe({assignment!r}, {part!r}, globals(), {nonce!r},"]
-    if parts:
-        lines.append(f"           parts_source={reference_parts_source(assignment, parts)!r}, parts={parts!r},")
-    lines.append(")")
-    return "\n".join(lines)
-
-
-def read_report(outputs, part, nonce):
-    """The one report the harness displayed in this cell; anything else is a ReportError."""
-    reports = [o for o in outputs if o.get("output_type") in ("display_data", "execute_result")
-               and MIME in o.get("data", {})]
+def read_report(reports, part, nonce):
+    """The one report the harness sent for this cell; anything else is a ReportError."""
     if not reports:
-        errors = [o for o in outputs if o.get("output_type") == "error"]
-        if errors:
-            raise ReportError(f"the cell stopped with {errors[0].get('ename')}: {str(errors[0].get('evalue'))[:200]}")
         raise ReportError("no report came back from the kernel")
     if len(reports) > 1:
-        raise ReportError(f"{len(reports)} reports in one cell (something in the notebook wrote a fake one)")
-    text = reports[0]["data"][MIME]
-    if not isinstance(text, str) or len(text) > MAX_REPORT_CHARS:
-        raise ReportError("the report is not a string of reasonable size")
-    try:
-        report = json.loads(text)
-    except (ValueError, RecursionError) as err:  # a forged report nested a million deep must not stop the notebook
-        raise ReportError(f"the report is not readable JSON ({type(err).__name__})") from None
-    if type(report) is not dict or report.get("nonce") != nonce or report.get("part") != part:
+        raise ReportError(f"{len(reports)} reports in one cell (something in the notebook sent a fake one)")
+    report = reports[0]
+    if report.get("nonce") != nonce or report.get("part") != part:
         raise ReportError("the report does not belong to this cell")
     return report
 
@@ -201,10 +114,10 @@ def judge(assignment, part, report):
     return True, printed.getvalue(), ""
 
 
-def verdict_outputs(assignment, part, outputs, nonce):
+def verdict_outputs(assignment, part, reports, nonce):
     """The outputs nbgrader scores: the judge's ok lines, and an error output if the part failed."""
     try:
-        passed, printed, message = judge(assignment, part, read_report(outputs, part, nonce))
+        passed, printed, message = judge(assignment, part, read_report(reports, part, nonce))
     except (ReportError, ValueError, TypeError, KeyError) as err:
         passed, printed, message = False, "", f"{part}: no usable result to grade ({err})"
     result = []
@@ -233,7 +146,15 @@ def _skipped_output(why):
 
 
 class TrustedExecute(Execute):
-    """nbgrader's Execute, with hidden-test cells run as probes and judged here, in the grader."""
+    """nbgrader's Execute, with hidden-test cells run as probes and judged here, in the grader.
+
+    Per notebook it remembers which parts passed, so that a later part's probe calls the
+    student's own earlier function when it passed and a stand-in answered here when it did not.
+    """
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.passed = set()
+        return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
         FatalCell.started = True
@@ -260,11 +181,33 @@ class TrustedExecute(Execute):
         if not call:
             return super().preprocess_cell(cell, resources, index)
         assignment, part = call
-        original, nonce = cell.source, secrets.token_hex(16)
-        cell.source = harness_source(assignment, part, nonce)
+        session = Session(assignment, part, secrets.token_hex(16), getattr(self, "passed", set()))
+        original, cell.source = cell.source, HARNESS_SOURCE
         try:
-            cell, resources = super().preprocess_cell(cell, resources, index)
+            self._check_assign_resources(resources)
+            cell = self.execute_harness(cell, index, session)
         finally:
             cell.source = original
-        cell.outputs = verdict_outputs(assignment, part, cell.outputs, nonce)
-        return cell, resources
+            session.close()
+        cell.outputs = verdict_outputs(assignment, part, session.reports, session.nonce)
+        if not any(o.get("output_type") == "error" for o in cell.outputs):
+            getattr(self, "passed", set()).add(part)
+        return cell, self.resources
+
+    async def async_execute_harness(self, cell, index, session):
+        """Run the harness cell without history, answering the kernel's input requests from ``session``."""
+        self.kc.allow_stdin = True
+        server = asyncio.ensure_future(self._async_serve(session))
+        try:
+            return await self.async_execute_cell(cell, index, store_history=False)
+        finally:
+            self.kc.allow_stdin = False
+            server.cancel()
+
+    execute_harness = run_sync(async_execute_harness)
+
+    async def _async_serve(self, session):
+        while True:
+            msg = await ensure_async(self.kc.stdin_channel.get_msg(timeout=None))
+            if msg.get("msg_type") == "input_request":
+                self.kc.input(session.answer(msg.get("content", {}).get("prompt")))

@@ -34,6 +34,17 @@ def test_the_solution_and_every_bank_mistake_raise_no_flag(assignment):
     ("import os\nos._exit(0)", "stops the process (os._exit)"),
     ("open('../../solutions/ch04/ch04.ipynb').read()", "refers to instructor files"),
     ("__builtins__.len = None", "uses __builtins__"),
+    ("print(In[-2])", "reads IPython's history (In)"),
+    ("for line in _ih:\n    print(line)", "reads IPython's history (_ih)"),
+    ("print(Out)", "reads IPython's history (Out)"),
+    ("%history -g", "reads IPython's history (%history)"),
+    ("import linecache\nprint(linecache.cache)", "imports linecache"),
+    ("import inspect\nprint(inspect.getsource(rnn_step))", "inspects code it did not write (inspect.getsource)"),
+    ("from inspect import getsource as g\nprint(g(np.tanh))", "inspects code it did not write (inspect.getsource)"),
+    ("import marshal\nmarshal.dumps(rnn_step.__code__)", "imports marshal"),
+    ("x = rnn_step.__code__.co_consts", "reaches into code objects or frames (__code__)"),
+    ("import sys\nf = sys._getframe(1)", "reaches into code objects or frames (sys._getframe)"),
+    ("import gc\nfns = gc.get_objects()", "reaches into code objects or frames (gc.get_objects)"),
 ])
 def test_tricks_are_named(code, reason):
     assert reason in suspicious(code, PROTECTED)
@@ -44,6 +55,13 @@ def test_ordinary_code_is_not_suspicious():
             "torch.manual_seed(0)\nprint('solutions are fun')\n")
     assert suspicious(code, PROTECTED) == []
     assert suspicious("def f(:\n", PROTECTED) == []  # a syntax error is the kernel's business
+
+
+def test_history_and_inspection_of_own_code_are_not_suspicious():
+    own = {"rnn_step"}
+    assert suspicious("import inspect\nprint(inspect.getsource(rnn_step))", PROTECTED, own) == []
+    assert suspicious("In = [1, 2]\nprint(In)", PROTECTED) == []  # a variable of its own
+    assert suspicious("for _ in range(3):\n    pass\n_, h = divmod(7, 2)", PROTECTED) == []
 
 
 def test_defined_names_reads_the_setup_cell():

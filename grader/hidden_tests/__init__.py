@@ -4,14 +4,17 @@ A part's test is split in two. ``grader.probes.<assignment>.probe_<part>(fn)`` b
 inputs and calls the student's function; it is all that runs in the student's kernel when
 grading. ``judge_<part>(got, check_close, ...)`` here compares what came back with
 ``grader.reference`` and names known mistakes; when grading it runs in the grader's own
-process (``grader.verdicts``). In a source notebook the hidden region is one line,
-``run_hidden_test("<assignment>", "<part>", globals())``, which runs both halves in the
+process (``grader.verdicts``), where the earlier parts a probe calls are the student's own if
+they passed, stand-ins answered by the worker if not (``grader.oracle``). In a source notebook
+the hidden region is one line, ``run_hidden_test("<assignment>", "<part>", globals())``, which runs both halves in the
 instructor's kernel, through the same encoding the grader uses.
 """
 import importlib
 import inspect
 
 import numpy as np
+
+from grader.wire import Unsupported, round_trip
 
 
 def run_hidden_test(assignment, part, namespace):
@@ -27,8 +30,6 @@ def check_part(assignment, part, fn, namespace=None, **checkers):
     Raises AssertionError with the student's message when ``fn`` is wrong. ``namespace``
     (default: a scratch dict) receives the reference versions of the earlier parts.
     """
-    from grader.verdicts import round_trip
-
     probes = importlib.import_module(f"grader.probes.{assignment}")
     ref = importlib.import_module(f"grader.reference.{assignment}")
     earlier = getattr(probes, "PARTS", {}).get(part, ())
@@ -61,8 +62,6 @@ def one_per_case(got, cases, part):
 
 def kind(value):
     """How a returned value is named in a message: its type, or what the kernel could not send."""
-    from grader.verdicts import Unsupported
-
     return value.what if isinstance(value, Unsupported) else type(value).__name__
 
 

@@ -10,7 +10,7 @@ from grader.probes.ch02_ngram_language_models import (
     backoff_cases, continuation_case, kneser_ney_case, never_ending_model, perplexity_case, random_sentences,
     sampling_model)
 from grader.reference import ch02_ngram_language_models as ref
-from grader.verdicts import Unsupported
+from grader.wire import Unsupported
 
 BOS, EOS = ref.BOS, ref.EOS
 

@@ -3,9 +3,11 @@
 ``probe_<part>(fn)`` builds seeded inputs, calls the student's function on fresh copies and
 returns what came back (arrays, tensors, numbers, strings, or lists, tuples and dicts of them).
 It never computes an expected answer: these modules are visible inside the grading sandbox,
-so they hold no reference code. ``PARTS[part]`` names the earlier parts that the grader
-replaces with the reference ones before the probe runs, so one mistake costs points once.
-The judging half is ``grader.hidden_tests.<assignment>.judge_<part>``.
+so they hold no reference code. ``PARTS[part]`` names the earlier parts the student's ``part``
+may call: while its probe runs, each is the student's own function if that passed its hidden
+test, and otherwise a stand-in whose calls the grader answers from outside the kernel
+(``grader.stand_in``), so one mistake costs points once. The judging half, ``judge_<part>``,
+lives with the instructor-only hidden tests.
 """
 import copy
 import sys

@@ -4,7 +4,7 @@ import numpy as np
 from grader.probes import copies, numpy_only
 
 SEEDS = (601, 602, 603)
-# Earlier parts the grader supplies (correct versions) before probing a later part.
+# Earlier parts a later part may call: the student's own if they passed, else the grader's stand-ins.
 PARTS = {"jacobian_product": ("step_jacobian",), "truncated_bptt_grads": ("rnn_forward", "rnn_backward")}
 
 
