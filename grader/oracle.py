@@ -59,7 +59,8 @@ class Session:
                     raise ReportError(f"more than {MAX_CALLS} calls to the grader's stand-ins in one test")
                 return json.dumps(self.call(request) if kind == "call" else self.backward(request))
             raise ReportError(f"an unknown request {str(kind)[:40]!r}")
-        except (ReportError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as err:
+        except (ReportError, ValueError, TypeError, KeyError, IndexError, RuntimeError, RecursionError) as err:
+            # RecursionError: a request nested past Python's limit must not stop the worker's answers
             return json.dumps({"error": f"{type(err).__name__}: {str(err)[:300]}"})
 
     def call(self, request):

@@ -1,8 +1,9 @@
 """Fast tests of the trust boundary: what the worker accepts from a kernel, and how it judges it.
 
-Everything a grading kernel says arrives as a display output holding a JSON report; ``read_report``
-and ``decode`` must accept what the harness writes and nothing else, and a malformed, forged or
-oversized report must cost that part only (``verdict_outputs`` returns an error output, never raises).
+Everything a grading kernel says arrives as a JSON request on its stdin channel (``grader.oracle``);
+``Session.answer``, ``read_report`` and ``decode`` must accept what the harness sends and nothing else,
+and a malformed, forged or oversized request must cost that part only (``verdict_outputs`` returns an
+error output, never raises).
 """
 import json
 
@@ -13,20 +14,17 @@ import torch
 
 from grader import verdicts
 from grader.course import CourseError
-from grader.kernel_harness import MIME, encode
-from grader.verdicts import ReportError, Unsupported, decode, read_report, round_trip, verdict_outputs
+from grader.oracle import MAX_REQUEST_CHARS, Session
+from grader.verdicts import read_report, verdict_outputs
+from grader.wire import ReportError, Unsupported, decode, encode, round_trip
 
 A = "ch04_recurrent_networks"
 NONCE = "n" * 32
 
 
-def display(report, mime=MIME):
-    return {"output_type": "display_data", "data": {mime: report if isinstance(report, str) else json.dumps(report)},
-            "metadata": {}}
-
-
-def report_for(part="rnn_step", result=None, nonce=NONCE):
-    return {"nonce": nonce, "part": part, "result": result}
+def request_for(part="rnn_step", result=None, nonce=NONCE):
+    """A report as the harness sends it over the kernel's stdin channel."""
+    return {"kind": "report", "nonce": nonce, "part": part, "result": result}
 
 
 # --- decode: the inverse of encode, for plain data only -----------------------------------------------
@@ -98,40 +96,56 @@ def test_decode_stops_at_a_depth_the_harness_never_reaches():
         encode(eval("[" * 45 + "]" * 45))
 
 
-# --- read_report: exactly one report, of this cell, readable ------------------------------------------
+# --- the worker's side of the channel: requests in, exactly one report of this cell out ---------------
+
+def session(*prompts, part="rnn_step"):
+    """A worker session for one hidden-test cell after the kernel sent ``prompts``: (session, replies)."""
+    s = Session(A, part, NONCE, set())
+    return s, [json.loads(s.answer(p if isinstance(p, str) else json.dumps(p))) for p in prompts]
+
 
 def test_read_report_returns_the_cells_report():
-    assert read_report([display(report_for())], "rnn_step", NONCE) == report_for()
+    s, replies = session(request_for())
+    assert replies == [{}] and read_report(s.reports, "rnn_step", NONCE) == request_for()
 
 
-@pytest.mark.parametrize("outputs, words", [
+@pytest.mark.parametrize("prompts, words", [
     ([], "no report came back"),
-    ([{"output_type": "error", "ename": "NameError", "evalue": "x", "traceback": []}], "stopped with NameError"),
-    ([display(report_for())] * 2, "2 reports in one cell"),
-    ([display(report_for(nonce="forged"))], "does not belong to this cell"),
-    ([display(report_for(part="rnn_forward"))], "does not belong to this cell"),
-    ([display(["a list"])], "does not belong to this cell"),
-    ([display({"__json__": 1}, mime="application/json")], "no report came back"),  # another MIME type
-    ([display("{not json")], "not readable JSON"),
-    ([display("[" * 100_000 + "]" * 100_000)], "not readable JSON"),  # nested past Python's recursion limit
-    ([display("x" * (verdicts.MAX_REPORT_CHARS + 1))], "reasonable size"),
-    ([{"output_type": "display_data", "data": {MIME: {"a": 1}}}], "not a string"),
+    ([request_for()] * 2, "2 reports in one cell"),
+    ([request_for(nonce="forged")], "does not belong to this cell"),
+    ([request_for(part="rnn_forward")], "does not belong to this cell"),
 ])
-def test_read_report_refuses_anything_else(outputs, words):
+def test_read_report_refuses_anything_else(prompts, words):
+    s, _ = session(*prompts)
     with pytest.raises(ReportError, match=words):
-        read_report(outputs, "rnn_step", NONCE)
+        read_report(s.reports, "rnn_step", NONCE)
 
 
-@pytest.mark.parametrize("outputs", [
-    [display("[" * 100_000 + "]" * 100_000)],
-    [display(report_for(result={"__list__": [{"__ndarray__": ["<f8", [5], "AAAA"]}] * 4}))],
-    [display(report_for(result={"__pickle__": 1}))],
-    [display(report_for(result={"__list__": [{"__dict__": [[{"__list__": []}, 1]]}] * 4}))],
-    [display(json.dumps(report_for()).replace('"result": null', '"result": ' + "[" * 5000 + "]" * 5000))],
+@pytest.mark.parametrize("prompt, words", [
+    ("{not json", "JSONDecodeError"),
+    ("[" * 100_000 + "]" * 100_000, "RecursionError"),  # nested past Python's recursion limit
+    ("x" * (MAX_REQUEST_CHARS + 1), "reasonable size"),
+    (json.dumps(request_for()).replace('"result": null', '"result": ' + "[" * 5000 + "]" * 5000), "RecursionError"),
+    (json.dumps(["a list"]), "not an object"),
+    (json.dumps({"kind": "exec", "code": "print(1)"}), "unknown request"),
+    (json.dumps({"kind": "call", "name": "open", "args": {"__list__": []}, "kwargs": {"__dict__": []}}),
+     "not a part"),
 ])
-def test_a_malformed_report_fails_its_part_and_nothing_else(outputs):
+def test_a_malformed_request_gets_an_error_reply_and_is_never_a_report(prompt, words):
+    """The worker answers every request; nothing the kernel sends is run, and a bad one stops nothing."""
+    s, replies = session(prompt)
+    assert words in replies[0]["error"] and s.reports == []
+
+
+@pytest.mark.parametrize("result", [
+    {"__list__": [{"__ndarray__": ["<f8", [5], "AAAA"]}] * 4},
+    {"__pickle__": 1},
+    {"__list__": [{"__dict__": [[{"__list__": []}, 1]]}] * 4},
+])
+def test_a_malformed_report_fails_its_part_and_nothing_else(result):
     """verdict_outputs never raises: the part gets an error output naming the problem."""
-    out = verdict_outputs(A, "rnn_step", outputs, NONCE)
+    s, _ = session(json.dumps(request_for(result=result)))
+    out = verdict_outputs(A, "rnn_step", s.reports, NONCE)
     assert out[-1]["output_type"] == "error" and out[-1]["ename"] == "AssertionError"
     assert out[-1]["evalue"].startswith("rnn_step:")
 
@@ -140,16 +154,17 @@ def test_a_right_report_passes_and_prints_the_judges_ok_lines():
     from grader.probes import ch04_recurrent_networks as probes
     from grader.reference import ch04_recurrent_networks as ref
 
-    result = encode(probes.probe_rnn_step(ref.rnn_step))
-    out = verdict_outputs(A, "rnn_step", [display(report_for(result=result))], NONCE)
+    s, _ = session(request_for(result=encode(probes.probe_rnn_step(ref.rnn_step))))
+    out = verdict_outputs(A, "rnn_step", s.reports, NONCE)
     assert [o["output_type"] for o in out] == ["stream"]
     assert out[0]["text"].count("ok: ") == len(probes.SEEDS)
 
 
 def test_an_error_report_names_the_students_error():
-    report = {"nonce": NONCE, "part": "rnn_step",
+    report = {"kind": "report", "nonce": NONCE, "part": "rnn_step",
               "error": {"type": "ValueError", "message": "shapes (3,5) and (4,2) not aligned", "where": " (in x)"}}
-    out = verdict_outputs(A, "rnn_step", [display(report)], NONCE)
+    s, _ = session(report)
+    out = verdict_outputs(A, "rnn_step", s.reports, NONCE)
     assert out[-1]["evalue"] == "rnn_step raised ValueError: shapes (3,5) and (4,2) not aligned (in x)"
 
 
