@@ -18,7 +18,9 @@ MIN_LENGTH = 10  # shorter lines ("return H") are too generic to prove a leak
 # away (chapter 6's setup cell, for instance, gives students a forward pass over time).
 GENERIC = frozenset({"loss.backward()", "losses = []", "losses.append(loss.item())",
                      "optimizer.zero_grad()", "optimizer.step()", "with torch.no_grad():",
-                     "for t in range(T):", "for _ in range(steps):", "B, T, _ = X.shape", "H[:, t] = h"})
+                     "for t in range(T):", "for _ in range(steps):", "B, T, _ = X.shape", "H[:, t] = h",
+                     # a loop header, a guard and a return that pages use in their own computations
+                     "for m in range(t, k, -1):", "if c_h == 0:", "return losses"})
 
 
 def region_lines(assignment, kind):

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent  # the course folder (not from grader.course: no import cycle)
 # What a kernel needs from the course package; everything else there (reference, hidden tests) stays hidden.
 KERNEL_MODULES = ("grader/__init__.py", "grader/kernel_harness.py", "grader/stand_in.py", "grader/wire.py",
-                  "grader/limited_kernel.py", "grader/probes", "grader/datasets.py")
+                  "grader/limited_kernel.py", "grader/selfcheck.py", "grader/probes", "grader/datasets.py")
 NOBODY = "65534"
 HOME = "/tmp/home"  # inside the sandbox: a fresh tmpfs per kernel
 

@@ -327,16 +327,3 @@ def test_every_known_mistake_changes_the_output():
     for sw, sb in probes.sigma_cases():
         for name, value in hidden.chi_mistakes(sw, sb).items():
             assert not np.isclose(value, ref.chi_1(sw, sb), rtol=1e-7) or ref.q_star(sw, sb) == 0, name
-
-
-def test_reference_source_handed_to_kernels_is_complete_and_cached():
-    """Grading kernels get the earlier parts as source (decorators dropped): it must run alone, with its rule cache."""
-    from grader.verdicts import reference_parts_source
-
-    source = reference_parts_source(A, probes.PARTS["xi_c"])
-    assert "_RULES = {}" in source
-    namespace = {}
-    exec(source, namespace)
-    for case in probes.sigma_cases()[:3]:
-        assert namespace["chi_1"](*case) == ref.chi_1(*case)
-    assert namespace["critical_sigma_w"](0.3) == ref.critical_sigma_w(0.3)
