@@ -1,7 +1,9 @@
-"""Student feedback works offline: math is MathML, nothing is loaded from the network (checked in Chromium)."""
+"""Student feedback works offline and meets WCAG 2.1 AA: math is MathML, nothing is loaded from the network,
+axe-core finds no serious violation (checked in Chromium)."""
 import re
 
 from chromium import chromium
+from test_browser import axe_violations, blocking, describe
 from grader.feedback_math import drop_cdn_mathjax, markdown_with_mathml
 
 

@@ -3,6 +3,7 @@ import re
 
 import pytest
 from chromium import chromium
+from test_browser import axe_violations, blocking, describe
 
 from grader.course import assignments
 from grader.leaks import leaked, region_lines, visible_text
@@ -77,4 +78,7 @@ def test_report_renders_offline_in_chromium(report):
                 assert len(img.get_attribute("alt") or "") > 20
             assert not errors, errors
             assert all(u.startswith("file://") for u in requests), requests
+            serious = blocking(axe_violations(page))
+            assert not serious, "\n".join([f"{path}: WCAG 2.1 A/AA violations"] + describe(serious))
+            page.screenshot(path=str(path.with_suffix(".png")).replace(".png", "-screenshot.png"), full_page=True)
             page.close()
