@@ -117,7 +117,7 @@ def install(nb, notebook_name):
     """Make the notebook's last two cells the self-check (a heading and the code); return whether it changed."""
     import nbformat
 
-    heading = ("## Self-check\n\nSave the notebook, then run the cell below: it runs every test cell again and "
+    heading = (f"## Self-check\n\nSave the notebook (`{notebook_name}`), then run the cell below: it runs every test cell again and "
                "prints one line per part (`PASS`, `FAIL`, `TODO`, `HAND` for written answers) with the points "
                "at stake, and which part to fix first when one part's mistake makes others fail.")
     meta = {"grade": False, "solution": False, "locked": True, "schema_version": 3}
