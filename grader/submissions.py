@@ -166,7 +166,8 @@ def policy_deductions(nb, assignment):
     # A test cell pasted into an answer cell (an accident the repair undoes) brings the test's own torch
     # comparisons with it: lines exactly as the released test cells have them are not the student's code.
     tests = {line for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")
-             and not c.metadata["nbgrader"].get("solution") for line in c.source.splitlines() if line.strip()}
+             and not c.metadata["nbgrader"].get("solution") for line in c.source.splitlines()
+             if line.strip() and not line[0].isspace()}  # top-level lines only: never a line inside a function
     for label, source in _student_cells(nb):
         source = "\n".join(line for line in source.splitlines() if line not in tests)
         if label in policy:

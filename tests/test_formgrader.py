@@ -85,6 +85,7 @@ def test_a_written_answer_graded_in_formgrader_reaches_the_export(formgrader):
         page.click("#login_submit")
         box = page.locator(f"input.score#{WRITTEN}")
         box.wait_for(timeout=90000)
+        page.wait_for_load_state("networkidle", timeout=90000)  # the grade views are bound once /api/grades answered
         with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT",
                                   timeout=90000):
             box.fill("1.5")
