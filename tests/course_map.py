@@ -6,16 +6,12 @@ autograded part, MINUTES_PER_LINE for each line of the reference solution's code
 for each written answer, rounded to the nearest quarter hour. The intro states the same rule.
 """
 import re
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+from points import manual_points, points
+from submission_bank import load
 
-from points import manual_points, points  # noqa: E402
-from submission_bank import load  # noqa: E402
-
-from grader.course import SOLUTIONS, assignments  # noqa: E402
+from grader.course import SOLUTIONS, assignments
 
 MINUTES_PER_PART, MINUTES_PER_LINE, MINUTES_PER_WRITTEN = 15, 1, 15
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION", re.MULTILINE | re.DOTALL)
