@@ -88,6 +88,7 @@ def test_every_exercise_follows_its_chapter_in_the_toc():
 
 CLOSING = "book/which_model_when.html"
 SHARED_TASKS = {"charlm", "adding", "counting", "forecast", "esn", "depth"}
+RESULTS = {"bpc", "steps", "reached", "maxn", "rmse", "mae", "nrmse"}  # not settings such as _params, _seeds
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.S)
 GLUE_REF = re.compile(r"\{glue:text\}`([\w./-]+\.md)::(\w+)")
 
@@ -114,13 +115,14 @@ def test_closing_page_tables_have_every_cell_filled(html_dir):
 
 
 def test_closing_page_shows_every_shared_result(html_dir):
-    """A result a chapter glues for a shared task is pasted on the closing page, from that chapter."""
+    """A result a chapter glues for a shared task (``chNN_<task>_<model>_<metric>``) is pasted on the closing page."""
     executed = html_dir.parent / "jupyter_execute"
     glued = {}
     for cache in executed.rglob("*.glue.json"):
         document = cache.relative_to(executed).as_posix().removesuffix(".glue.json")
         for key in json.loads(cache.read_text()):
-            if key.split("_")[1:2] and key.split("_")[1] in SHARED_TASKS:
+            parts = key.split("_")
+            if len(parts) >= 4 and parts[1] in SHARED_TASKS and parts[-1] in RESULTS:
                 glued[key] = document
     shown = {key: f"book/{doc.removesuffix('.md')}" for doc, key in closing_page_glue_refs()}
     assert glued, f"no glued results under {executed}"
