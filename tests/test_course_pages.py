@@ -38,6 +38,9 @@ def test_intro_maps_all_eleven_chapters():
     chapters = section((BOOK / "intro.md").read_text(), "The chapters")
     numbers = [int(n) for n in re.findall(r"^\| (\d+) \|", chapters, re.MULTILINE)]
     assert numbers == list(range(1, 12))
+    for page in sorted(BOOK.glob("ch[0-9][0-9]_*.md")):
+        line = next(line for line in chapters.splitlines() if line.startswith(f"| {int(page.name[2:4])} |"))
+        assert f"]({page.name})" in line, f"the intro's chapter map must link {page.name}"
 
 
 def notation_link_line(text):
