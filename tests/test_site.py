@@ -1,4 +1,5 @@
 """The book builds with warnings as errors, works offline, and shows students no solution."""
+import json
 import re
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from grader.course import assignments
 from grader.leaks import leaked, region_lines, visible_text
 
-from site_pages import pages
+from site_pages import pages, tables
 
 CHAPTER = "book/ch04_recurrent_networks.html"
 EXERCISE = "exercises/ch04_recurrent_networks/ch04_recurrent_networks.html"
@@ -83,3 +84,60 @@ def test_every_exercise_follows_its_chapter_in_the_toc():
         exercise = f"exercises/{assignment}/{assignment}.html"
         assert exercise in order, f"{assignment} is not in _toc.yml"
         assert order[order.index(exercise) - 1] == f"book/{assignment}.html", f"{assignment} must follow its chapter"
+
+
+CLOSING = "book/which_model_when.html"
+SHARED_TASKS = {"charlm", "adding", "counting", "forecast", "esn", "depth"}
+RESULTS = {"bpc", "steps", "reached", "maxn", "rmse", "mae", "nrmse"}  # not settings such as _params, _seeds
+PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.S)
+GLUE_REF = re.compile(r"\{glue:text\}`([\w./-]+\.md)::(\w+)")
+
+
+def closing_page_glue_refs():
+    """(document, key) of every glue reference on the closing page that is not inside an HTML comment."""
+    from grader.course import REPO
+
+    source = re.sub(r"<!--.*?-->", "", (REPO / "book" / "which_model_when.md").read_text(), flags=re.S)
+    return GLUE_REF.findall(source)
+
+
+def test_closing_page_tables_have_every_cell_filled(html_dir):
+    """Every pasted result is there (a missing glue key leaves nothing behind) and reads as a result."""
+    page = (html_dir / CLOSING).read_text()
+    rows = [row for table in tables(page) for row in table]
+    assert len(rows) >= 10, rows
+    for row in rows:
+        assert all(cell and cell.lower() not in {"nan", "none", "?"} for cell in row), row
+    pasted = [" ".join(text.split()) for text in PASTED.findall(page)]
+    assert len(pasted) == len(closing_page_glue_refs()) and pasted
+    for text in pasted:
+        assert re.fullmatch(r"\d+(\.\d+)?|never|\(\d+, \d+, \d+\)", text), text
+
+
+def test_closing_page_shows_every_shared_result(html_dir):
+    """A result a chapter glues for a shared task (``chNN_<task>_<model>_<metric>``) is pasted on the closing page."""
+    executed = html_dir.parent / "jupyter_execute"
+    glued = {}
+    for cache in executed.rglob("*.glue.json"):
+        document = cache.relative_to(executed).as_posix().removesuffix(".glue.json")
+        for key in json.loads(cache.read_text()):
+            parts = key.split("_")
+            if len(parts) >= 4 and parts[1] in SHARED_TASKS and parts[-1] in RESULTS:
+                glued[key] = document
+    shown = {key: f"book/{doc.removesuffix('.md')}" for doc, key in closing_page_glue_refs()}
+    assert glued, f"no glued results under {executed}"
+    missing = sorted(key for key in glued if key not in shown)
+    assert not missing, f"results glued but not on the closing page: {missing}"
+    assert all(shown[key] == glued[key] for key in glued), {k: (shown[k], glued[k]) for k in glued}
+
+
+def test_every_chapter_that_derives_links_the_notation_page_in_the_site(html_dir):
+    """In the article itself, not only in the sidebar (which links every page)."""
+    from test_course_pages import deriving_chapters
+
+    built = pages(html_dir)
+    checked = [f"book/{src.stem}.html" for src in deriving_chapters() if f"book/{src.stem}.html" in built]
+    assert checked
+    for name in checked:
+        article = re.search(r"<article\b.*?</article>", built[name], re.S).group(0)
+        assert 'href="notation.html' in article, name
