@@ -51,7 +51,8 @@ def remember(workdir, url):
     parsed = parse(url)
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / URL_FILE).write_text(parsed.set(password=None).render_as_string(hide_password=False) + "\n")
+    # (URL.set(password=None) would keep the password: None there means "unchanged")
+    (folder / URL_FILE).write_text(parsed._replace(password=None).render_as_string(hide_password=False) + "\n")
     return parsed.password is not None
 
 
