@@ -73,6 +73,9 @@ def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, k
     c.CourseDirectory.autograded_directory = str(workdir / "autograded")
     c.CourseDirectory.feedback_directory = str(workdir / "feedback")
     c.CourseDirectory.db_url = gradebook_url(workdir)  # SQLite in workdir unless --db named a server
+    # nbgrader's default course id '' names no course row: SQLite ignores the assignment -> course foreign key,
+    # PostgreSQL refuses it. This is the course its Gradebook creates by default.
+    c.CourseDirectory.course_id = "default_course"
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__"]
     c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True

@@ -51,8 +51,9 @@ def remember(workdir, url):
     parsed = parse(url)
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
-    # (URL.set(password=None) would keep the password: None there means "unchanged")
-    (folder / URL_FILE).write_text(parsed._replace(password=None).render_as_string(hide_password=False) + "\n")
+    # as written when it has no password; else re-rendered without it (URL.set(password=None) would keep it)
+    text = url if parsed.password is None else parsed._replace(password=None).render_as_string(hide_password=False)
+    (folder / URL_FILE).write_text(text + "\n")
     return parsed.password is not None
 
 
