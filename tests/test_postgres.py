@@ -250,3 +250,53 @@ def test_a_bad_db_url_is_refused_with_the_reason(tmp_path, url, says):
     done = subprocess.run([sys.executable, "-m", "grader", "export", "--workdir", tmp_path, "--db", url],
                           cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_formgrader_grades_on_the_postgres_gradebook(graded, server):
+    """nbgrader's formgrader, pointed at the server as README says, lists the class and saves a manual score."""
+    import json
+    import socket
+    import urllib.request
+
+    _, pg_dir = graded
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token, base = "pg-test-token", f"http://127.0.0.1:{port}/formgrader/api"
+    db_url = (pg_dir / gradebook_db.URL_FILE).read_text().strip()
+    server_process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jupyter"), "server", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--ServerApp.root_dir={pg_dir}", f"--IdentityProvider.token={token}",
+         "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}",
+         f"--CourseDirectory.root={pg_dir}", f"--CourseDirectory.db_url={db_url}"],
+        cwd=pg_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def call(path, data=None):
+        request = urllib.request.Request(f"{base}/{path}", method="PUT" if data else "GET",
+                                         data=json.dumps(data).encode() if data else None,
+                                         headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return json.load(r)
+
+    try:
+        for _ in range(120):
+            try:
+                notebooks = call(f"submitted_notebooks/{A}/{A}")
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the Jupyter server with the formgrader did not answer within 60 s")
+        assert sorted(n["student"] for n in notebooks) == sorted(r["student"] for r in
+                                                                 read_csv(pg_dir / "grades.csv"))
+        snoop = next(n for n in notebooks if n["student"] == "snoop")
+        written = next(g for g in call(f"grades?submission_id={snoop['id']}") if g["name"] == WRITTEN)
+        assert written["needs_manual_grade"]
+        saved = call(f"grade/{written['id']}", {"manual_score": 0.5, "extra_credit": None})
+        assert saved["manual_score"] == 0.5
+    finally:
+        server_process.terminate()
+        server_process.wait(timeout=30)
+    grader_cli("export", "--workdir", pg_dir)
+    rows = {r["student"]: r for r in read_csv(pg_dir / "grades.csv")}
+    assert f"{WRITTEN}=0.5/2" in rows["snoop"]["parts"]
