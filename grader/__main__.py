@@ -184,7 +184,6 @@ def parser():
                                     "named mistakes, flagged and failed submissions, grading time. Offline.")
     rp.add_argument("--out", type=Path, help="where to write (default: WORKDIR/report)")
     rp.add_argument("--workdir", **workdir)
-    rp.add_argument("--db", **db)
     rp.set_defaults(run=_report)
 
     s = sub.add_parser("publish", help="copy the built site to the folder to publish, after a leak check",
