@@ -1,6 +1,5 @@
 """Command line: ``python -m grader {release,autograde,feedback,export,publish,check,data} --help``."""
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -111,9 +110,8 @@ def parser():
                    help="working folder for the gradebook, autograded copies and feedback "
                         "(default: %(default)s, or $RNN_COURSE_WORKDIR)")
     db = dict(metavar="URL", help="the gradebook's database, e.g. postgresql+psycopg2://USER@/DBNAME?host=/SOCKET/FOLDER "
-                                  "(default: $RNN_COURSE_DB, else the URL autograde --db stored in WORKDIR/"
-                                  "gradebook-url.txt, else SQLite in WORKDIR/gradebook.db); passwords go in "
-                                  "~/.pgpass or $PGPASSWORD, never stored")
+                                  "(default: the URL autograde --db stored in WORKDIR/gradebook-url.txt, else SQLite in "
+                                  "WORKDIR/gradebook.db); no password in it: put that in ~/.pgpass or $PGPASSWORD")
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/",
                        description="Generate the student notebooks from the nbgrader source notebooks in solutions/, "
@@ -210,15 +208,11 @@ def parser():
 
 
 def use_database(args):
-    """--db URL: this command and the processes it starts use it; autograde also records it in the working folder."""
+    """--db URL: this command's working folder uses it; autograde also records it there for later commands."""
     from grader import gradebook_db
 
     try:
-        gradebook_db.parse(args.db)
-        os.environ[gradebook_db.ENV] = args.db
-        if args.command == "autograde" and gradebook_db.remember(args.workdir, args.db):
-            print(f"note: the password was not stored in {Path(args.workdir) / gradebook_db.URL_FILE}; later commands "
-                  "need it in ~/.pgpass or $PGPASSWORD (or --db again)", file=sys.stderr)
+        gradebook_db.choose(args.workdir, args.db, record=args.command == "autograde")
     except gradebook_db.BadURL as err:
         raise CourseError(str(err)) from None
 

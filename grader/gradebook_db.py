@@ -1,21 +1,23 @@
 """Which database holds a working folder's gradebook: nbgrader's SQLite file, or a server given by ``--db URL``.
 
-The URL comes from, in this order: ``$RNN_COURSE_DB`` (``--db`` sets it for the command and the
-processes it starts), ``WORKDIR/gradebook-url.txt`` (written by ``autograde --db``, so that later
-commands on the same folder use the same database), else ``sqlite:///WORKDIR/gradebook.db``.
-The file never holds a password: libpq reads it from ``~/.pgpass`` or ``$PGPASSWORD``. Grading
-kernels get none of these variables (``grader.limited_kernel.SECRET_ENV``), and the sandbox hides the server's socket folder.
+The URL comes from, in this order: ``--db`` (for the command's own working folder only, see ``choose``),
+``WORKDIR/gradebook-url.txt`` (written by ``autograde --db``, so that later commands on the same
+folder use the same database), else ``sqlite:///WORKDIR/gradebook.db``. Any other folder, such as a
+worker's scratch course, keeps its own SQLite file. A URL never carries a password (anyone on the
+machine sees a command line, and the working folder is copied around): libpq reads it from
+``~/.pgpass`` or ``$PGPASSWORD``, which no grading kernel gets (``grader.limited_kernel.SECRET_ENV``);
+the sandbox also hides the server's socket folder (``socket_folders``).
 """
 import os
 from pathlib import Path
 
-ENV = "RNN_COURSE_DB"
 URL_FILE = "gradebook-url.txt"
 LIBPQ_SOCKET_FOLDER = "/var/run/postgresql"  # libpq's default on Debian when the URL names no host
+_chosen = {}  # resolved working folder -> the URL --db gave for it in this process
 
 
 class BadURL(ValueError):
-    """A --db URL that cannot be used (CourseError's message; no import of grader.course here: no cycle)."""
+    """A --db URL that cannot be used (the CLI shows it as a CourseError; no grader.course import here: no cycle)."""
 
 
 def parse(url):
@@ -32,36 +34,40 @@ def parse(url):
     except ImportError as err:
         raise BadURL(f"--db {safe(url)!r}: its driver is not installed ({err}); "
                      "PostgreSQL needs psycopg2-binary (in requirements.txt)") from None
+    if parsed.password is not None:
+        raise BadURL(f"--db {safe(url)!r} holds a password: every user of this machine can read a command line, and "
+                     f"the URL is kept in the working folder's {URL_FILE}; put the password in ~/.pgpass or "
+                     "$PGPASSWORD instead (PostgreSQL's client library reads both)")
     return parsed
 
 
 def safe(url):
-    """The URL as text with any password replaced by ***, for messages and the URL file."""
+    """The URL as given, for messages; a password in it (a hand-written URL file) replaced by ***."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except (ArgumentError, ValueError):
         return "<unreadable URL>"
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
-def remember(workdir, url):
-    """Record ``url`` (without its password) as the working folder's gradebook; True if a password was left out."""
-    parsed = parse(url)
-    folder = Path(workdir)
-    folder.mkdir(parents=True, exist_ok=True)
-    # as written when it has no password; else re-rendered without it (URL.set(password=None) would keep it)
-    text = url if parsed.password is None else parsed._replace(password=None).render_as_string(hide_password=False)
-    (folder / URL_FILE).write_text(text + "\n")
-    return parsed.password is not None
+def choose(workdir, url, record=False):
+    """Use ``url`` for ``workdir``'s gradebook in this process; with ``record``, also for later commands on it."""
+    parse(url)
+    workdir = Path(workdir).resolve()
+    _chosen[workdir] = url
+    if record:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / URL_FILE).write_text(url + "\n")
 
 
 def gradebook_url(workdir):
     """The gradebook's URL for this working folder (see the module's docstring for the order)."""
     workdir = Path(workdir).resolve()
-    if os.environ.get(ENV):
-        return os.environ[ENV]
+    if workdir in _chosen:
+        return _chosen[workdir]
     stored = workdir / URL_FILE
     if stored.is_file() and stored.read_text().strip():
         return stored.read_text().strip()
@@ -73,7 +79,9 @@ def socket_folders(url):
 
     Peer and trust authentication on a local socket would let student code in the kernel log in as the grader.
     """
-    parsed = parse(url)
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
     if not parsed.get_backend_name().startswith("postgresql"):
         return []
     hosts = parsed.query.get("host") or parsed.host or os.environ.get("PGHOST") or LIBPQ_SOCKET_FOLDER

@@ -10,7 +10,7 @@ to hide come on its command line (``--hide``, from the kernelspec the grader wri
 kernel can reach), the only host folder it may write besides its own is the socket folder named
 in its connection file (one per kernel), and each start is recorded, for ``status.json``, in
 the file named by ``$RNN_GRADER_LAUNCH_LOG`` (a folder of the worker's that no kernel can see).
-The gradebook's URL and password variables (``SECRET_ENV``) are removed from the kernel's environment.
+The gradebook's password variables (``SECRET_ENV``) are removed from the kernel's environment.
 """
 import argparse
 import json
@@ -23,8 +23,8 @@ from grader.selfcheck import SKIP_ENV
 
 KERNEL_NAME = "rnn-course-limited"
 LAUNCH_LOG_ENV = "RNN_GRADER_LAUNCH_LOG"
-# The gradebook database's URL and password (grader.gradebook_db): no kernel inherits them.
-SECRET_ENV = ("RNN_COURSE_DB", "PGPASSWORD", "PGPASSFILE")
+# Where PostgreSQL's client library finds the gradebook's password (grader.gradebook_db): no kernel inherits them.
+SECRET_ENV = ("PGPASSWORD", "PGPASSFILE")
 
 
 def apply_limits(memory_mb, cpu_seconds, file_mb):

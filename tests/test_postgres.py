@@ -121,9 +121,8 @@ def submissions(server, tmp_path_factory):
 
 def grader_cli(*args, env=None):
     """``python -m grader ARGS`` in a fresh process, as an instructor runs it; its completed process."""
-    base = {k: v for k, v in os.environ.items() if k != gradebook_db.ENV}
     done = subprocess.run([sys.executable, "-m", "grader", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, env={**base, **(env or {})}, timeout=900)
+                          text=True, env={**os.environ, **(env or {})}, timeout=900)
     assert done.returncode == 0, f"grader {args[0]} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done
 
@@ -177,12 +176,11 @@ def test_grading_kernels_cannot_reach_the_server_or_see_its_url(graded):
     assert snoop_lines(sqlite_dir)[0] == f"{SNOOP} server reachable"
 
 
-def test_two_graders_at_once_keep_both_scores_and_export_reads_them(graded, server, monkeypatch):
+def test_two_graders_at_once_keep_both_scores_and_export_reads_them(graded, server):
     """Two manual graders, each on their own connection, with uncommitted scores at the same moment."""
     from nbgrader.api import Gradebook
 
     _, pg_dir = graded
-    monkeypatch.delenv(gradebook_db.ENV, raising=False)
     url = nbgrader_config(pg_dir).CourseDirectory.db_url  # found through the working folder, no --db
     assert url == server["url"]
     both_written, errors = threading.Barrier(2, timeout=60), []
@@ -208,24 +206,24 @@ def test_two_graders_at_once_keep_both_scores_and_export_reads_them(graded, serv
         t.join()
     assert not errors, errors
     assert time.perf_counter() - start < 30
-    grader_cli("export", "--workdir", pg_dir)  # no --db, no $RNN_COURSE_DB: the working folder's URL
+    grader_cli("export", "--workdir", pg_dir)  # no --db: the working folder's URL
     rows = {r["student"]: r for r in read_csv(pg_dir / "grades.csv")}
     assert f"{WRITTEN}=1.5/2" in rows["correct"]["parts"]
     assert f"{WRITTEN}=2/2" in rows[other]["parts"]
     assert float(rows["correct"]["manual_pending"]) == 0
 
 
-def test_the_working_folder_remembers_the_url_but_never_a_password(tmp_path, monkeypatch):
-    monkeypatch.delenv(gradebook_db.ENV, raising=False)
-    assert gradebook_db.gradebook_url(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'gradebook.db'}"
-    secret = "postgresql+psycopg2://grader:s3cret-pw@db.example.org:5433/course"
-    assert gradebook_db.remember(tmp_path, secret) is True
-    stored = (tmp_path / gradebook_db.URL_FILE).read_text()
-    assert "s3cret-pw" not in stored and stored.strip() == "postgresql+psycopg2://grader@db.example.org:5433/course"
-    assert gradebook_db.gradebook_url(tmp_path) == stored.strip()
-    monkeypatch.setenv(gradebook_db.ENV, secret)  # --db (or the variable) wins over the stored URL
-    assert gradebook_db.gradebook_url(tmp_path) == secret
-    assert gradebook_db.ENV in SECRET_ENV and "PGPASSWORD" in SECRET_ENV
+def test_db_is_remembered_for_its_working_folder_only(tmp_path):
+    workdir, scratch = tmp_path / "workdir", tmp_path / "scratch"  # e.g. a worker's scratch course
+    assert gradebook_db.gradebook_url(workdir) == f"sqlite:///{workdir.resolve() / 'gradebook.db'}"
+    url = "postgresql+psycopg2://grader@/course?host=/var/run/postgresql"
+    gradebook_db.choose(workdir, url, record=True)
+    assert (workdir / gradebook_db.URL_FILE).read_text().strip() == url
+    assert gradebook_db.gradebook_url(workdir) == url
+    assert gradebook_db.gradebook_url(scratch) == f"sqlite:///{scratch.resolve() / 'gradebook.db'}"
+    gradebook_db.choose(scratch, f"sqlite:///{tmp_path / 'other.db'}")  # --db on export: that run only
+    assert not (scratch / gradebook_db.URL_FILE).exists()
+    assert "PGPASSWORD" in SECRET_ENV
 
 
 def test_autograde_remembers_db_and_an_unreachable_server_is_a_clear_error(tmp_path):
@@ -234,22 +232,23 @@ def test_autograde_remembers_db_and_an_unreachable_server_is_a_clear_error(tmp_p
     done = grader_cli("autograde", empty, "--workdir", tmp_path / "w", "--quiet", "--sandbox", "off",
                       "--db", f"sqlite:///{tmp_path / 'g.db'}")
     assert (tmp_path / "w" / gradebook_db.URL_FILE).read_text().strip() == f"sqlite:///{tmp_path / 'g.db'}"
-    assert "no submissions found" in done.stdout
-    unreachable = subprocess.run(
-        [sys.executable, "-m", "grader", "export", "--workdir", tmp_path / "w",
-         "--db", "postgresql+psycopg2://grader:s3cret-pw@/course?host=/nonexistent-socket-folder"],
-        cwd=REPO, capture_output=True, text=True)
-    assert unreachable.returncode == 2
-    assert unreachable.stderr.startswith("error: cannot use the gradebook database postgresql+psycopg2://grader:***@")
-    assert "s3cret-pw" not in unreachable.stderr and "Traceback" not in unreachable.stderr
+    assert "no submissions found" in done.stdout and (tmp_path / "g.db").exists()
+    unreachable = "postgresql+psycopg2://grader@/course?host=/nonexistent-socket-folder"
+    refused = subprocess.run([sys.executable, "-m", "grader", "export", "--workdir", tmp_path / "w", "--db", unreachable],
+                             cwd=REPO, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"error: cannot use the gradebook database {unreachable}: "), refused.stderr
+    assert "/nonexistent-socket-folder/.s.PGSQL.5432" in refused.stderr and "Traceback" not in refused.stderr
 
 
 @pytest.mark.parametrize("url,says", [("not a url", "is not a database URL"),
-                                      ("nosuchdialect://x/y", "is not a database URL")])
+                                      ("nosuchdialect://x/y", "is not a database URL"),
+                                      ("postgresql+psycopg2://grader:s3cret-pw@/course", "holds a password")])
 def test_a_bad_db_url_is_refused_with_the_reason(tmp_path, url, says):
-    done = subprocess.run([sys.executable, "-m", "grader", "export", "--workdir", tmp_path, "--db", url],
-                          cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "grader", "autograde", tmp_path, "--workdir", tmp_path / "w",
+                           "--db", url], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "s3cret-pw" not in done.stderr and not (tmp_path / "w").exists()  # refused before anything is written
 
 
 def test_formgrader_grades_on_the_postgres_gradebook(graded, server):
