@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test test-slow pythons release publish chromium sandbox bench bench-build clean help
+.PHONY: site setup test test-slow pythons release publish chromium sandbox postgres bench bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,10 +21,10 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-test: setup chromium sandbox  ## run the test suite (it builds the site into a temporary folder and opens it in Chromium)
+test: setup chromium sandbox postgres  ## run the test suite (it builds the site into a temporary folder and opens it in Chromium)
 	$(BIN)/python -m pytest
 
-test-slow: setup chromium sandbox  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
+test-slow: setup chromium sandbox postgres  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
 	$(BIN)/python -m pytest -m slow
 
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
@@ -39,6 +39,11 @@ sandbox:  ## install bubblewrap, the grading kernel's sandbox, if it is missing
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  { echo "Grading runs kernels in bubblewrap: run 'apt-get install bubblewrap' as root"; exit 1; }
+
+postgres:  ## install Debian's PostgreSQL 15 server programs for the gradebook test (it starts its own cluster), if missing
+	@[ -x /usr/lib/postgresql/15/bin/initdb ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; } || \
+	  { echo "The PostgreSQL gradebook test needs PostgreSQL 15: run 'apt-get install postgresql-15' as root"; exit 1; }
 
 publish: site  ## the folder to publish, _build/publish: the site without build reports, after a leak check
 	$(BIN)/python -m grader publish --site _build/html --out _build/publish

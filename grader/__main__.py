@@ -109,6 +109,9 @@ def parser():
     workdir = dict(type=Path, default=DEFAULT_WORKDIR,
                    help="working folder for the gradebook, autograded copies and feedback "
                         "(default: %(default)s, or $RNN_COURSE_WORKDIR)")
+    db = dict(metavar="URL", help="the gradebook's database, e.g. postgresql+psycopg2://USER@/DBNAME?host=/SOCKET/FOLDER "
+                                  "(default: the URL autograde --db stored in WORKDIR/gradebook-url.txt, else SQLite in "
+                                  "WORKDIR/gradebook.db); no password in it: put that in ~/.pgpass or $PGPASSWORD")
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/",
                        description="Generate the student notebooks from the nbgrader source notebooks in solutions/, "
@@ -143,6 +146,7 @@ def parser():
     a.add_argument("--csv", type=Path, help="where to write the grades (default: WORKDIR/grades.csv)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument("--workdir", **workdir)
+    a.add_argument("--db", **db)
     a.set_defaults(run=_autograde)
 
     f = sub.add_parser("feedback", help="write one HTML feedback file per student and assignment",
@@ -150,6 +154,7 @@ def parser():
                                    "autograde run: scores and failure messages, no hidden test code.")
     f.add_argument("--student", action="append", help="only this student (repeatable)")
     f.add_argument("--workdir", **workdir)
+    f.add_argument("--db", **db)
     f.set_defaults(run=_feedback)
 
     e = sub.add_parser("export", help="rewrite grades.csv from the gradebook (after manual grading)",
@@ -168,6 +173,7 @@ def parser():
                    help="optional CSV 'assignment,title,lms_id': each assignment's name (and Canvas id) in the LMS")
     e.add_argument("--out", type=Path, help="the LMS file (default: WORKDIR/grades-FORMAT.csv)")
     e.add_argument("--workdir", **workdir)
+    e.add_argument("--db", **db)
     e.set_defaults(run=_export)
 
     rp = sub.add_parser("report", help="write the class report: scores, parts, common mistakes (HTML + PNG)",
@@ -201,12 +207,33 @@ def parser():
     return p
 
 
+def use_database(args):
+    """--db URL: this command's working folder uses it; autograde also records it there for later commands."""
+    from grader import gradebook_db
+
+    try:
+        gradebook_db.choose(args.workdir, args.db, record=args.command == "autograde")
+    except gradebook_db.BadURL as err:
+        raise CourseError(str(err)) from None
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
+        if getattr(args, "db", None):
+            use_database(args)
         return args.run(args)
     except (CourseError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        if type(err).__name__ != "OperationalError" or not type(err).__module__.startswith("sqlalchemy"):
+            raise
+        from grader.course import nbgrader_config
+        from grader.gradebook_db import safe
+
+        url = safe(nbgrader_config(getattr(args, "workdir", DEFAULT_WORKDIR)).CourseDirectory.db_url)
+        print(f"error: cannot use the gradebook database {url}: {getattr(err, 'orig', err)}".rstrip(), file=sys.stderr)
         return 2
 
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from grader.gradebook_db import gradebook_url
+
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
@@ -70,7 +72,10 @@ def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, k
     c.CourseDirectory.submitted_directory = str(Path(submitted or workdir / "submitted").resolve())
     c.CourseDirectory.autograded_directory = str(workdir / "autograded")
     c.CourseDirectory.feedback_directory = str(workdir / "feedback")
-    c.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
+    c.CourseDirectory.db_url = gradebook_url(workdir)  # SQLite in workdir unless --db named a server
+    # nbgrader's default course id '' names no course row: SQLite ignores the assignment -> course foreign key,
+    # PostgreSQL refuses it. This is the course its Gradebook creates by default.
+    c.CourseDirectory.course_id = "default_course"
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__"]
     c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True

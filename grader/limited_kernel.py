@@ -10,6 +10,7 @@ to hide come on its command line (``--hide``, from the kernelspec the grader wri
 kernel can reach), the only host folder it may write besides its own is the socket folder named
 in its connection file (one per kernel), and each start is recorded, for ``status.json``, in
 the file named by ``$RNN_GRADER_LAUNCH_LOG`` (a folder of the worker's that no kernel can see).
+The gradebook's password variables (``SECRET_ENV``) are removed from the kernel's environment.
 """
 import argparse
 import json
@@ -22,6 +23,8 @@ from grader.selfcheck import SKIP_ENV
 
 KERNEL_NAME = "rnn-course-limited"
 LAUNCH_LOG_ENV = "RNN_GRADER_LAUNCH_LOG"
+# Where PostgreSQL's client library finds the gradebook's password (grader.gradebook_db): no kernel inherits them.
+SECRET_ENV = ("PGPASSWORD", "PGPASSFILE")
 
 
 def apply_limits(memory_mb, cpu_seconds, file_mb):
@@ -81,6 +84,8 @@ def record_launch(connection_file, sandboxed, hide=()):
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    for name in SECRET_ENV:
+        os.environ.pop(name, None)
     if args.sandbox:
         from grader import sandbox
 

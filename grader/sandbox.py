@@ -39,8 +39,11 @@ def unavailable_reason():
 
 
 def hidden_paths(workdir, submissions=None):
-    """Folders the kernel must not see: the course, the grading folder, the submissions, home, /tmp."""
-    paths = [REPO, Path(workdir), Path.home(), Path("/tmp")]
+    """Folders the kernel must not see: the course, the grading folder, the submissions, home, /tmp, and the
+    gradebook server's socket folder."""
+    from grader.gradebook_db import gradebook_url, socket_folders
+
+    paths = [REPO, Path(workdir), Path.home(), Path("/tmp"), *socket_folders(gradebook_url(workdir))]
     if submissions:
         paths.append(Path(submissions))
     return [str(Path(p).resolve()) for p in paths]
