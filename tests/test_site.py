@@ -1,5 +1,7 @@
 """The book builds with warnings as errors, works offline, and shows students no solution."""
+import json
 import re
+from ast import literal_eval
 
 import pytest
 
@@ -83,3 +85,19 @@ def test_every_exercise_follows_its_chapter_in_the_toc():
         exercise = f"exercises/{assignment}/{assignment}.html"
         assert exercise in order, f"{assignment} is not in _toc.yml"
         assert order[order.index(exercise) - 1] == f"book/{assignment}.html", f"{assignment} must follow its chapter"
+
+
+def glued_values(html_dir, page):
+    """The plain values (numbers, strings) a chapter glued; myst-nb stores them beside the executed notebooks."""
+    data = json.loads((html_dir.parent / "jupyter_execute" / "book" / f"{page}.glue.json").read_text())
+    return {key: literal_eval(value["data"]["text/plain"]) for key, value in data.items()}
+
+
+def test_chapter_9_compares_its_lstms_with_chapter_5_as_its_text_says(html_dir):
+    """Chapter 9 pastes chapter 5's numbers and cannot check its sentences about them itself: this test does."""
+    glued = {**glued_values(html_dir, "ch05_training_rnn_language_models"), **glued_values(html_dir, "ch09_lstm")}
+    kn6, rnn = glued["ch05_charlm_kn6_bpc"], glued["ch05_charlm_rnn_bpc"]
+    lstm, lstm_small = glued["ch09_charlm_lstm_bpc"], glued["ch09_charlm_lstm_small_bpc"]
+    assert kn6 < lstm < rnn < lstm_small, glued            # the order-6 model beats all; same width wins, same count loses
+    assert 0.01 < rnn - lstm < 0.1, (rnn, lstm)            # "a gain of a few hundredths of a bit"
+    assert glued["ch05_charlm_order3_bpc"] < glued["ch05_charlm_unigram_bpc"]
