@@ -99,5 +99,5 @@ def test_chapter_9_compares_its_lstms_with_chapter_5_as_its_text_says(html_dir):
     kn6, rnn = glued["ch05_charlm_kn6_bpc"], glued["ch05_charlm_rnn_bpc"]
     lstm, lstm_small = glued["ch09_charlm_lstm_bpc"], glued["ch09_charlm_lstm_small_bpc"]
     assert kn6 < lstm < rnn < lstm_small, glued            # the order-6 model beats all; same width wins, same count loses
-    assert 0.01 < rnn - lstm < 0.1, (rnn, lstm)            # "a gain of a few hundredths of a bit"
+    assert 0.05 < rnn - lstm < 0.2, (rnn, lstm)            # "a gain of about a tenth of a bit"
     assert glued["ch05_charlm_order3_bpc"] < glued["ch05_charlm_unigram_bpc"]
