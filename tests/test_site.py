@@ -1,6 +1,7 @@
 """The book builds with warnings as errors, works offline, and shows students no solution."""
 import json
 import re
+from ast import literal_eval
 
 import pytest
 
@@ -141,3 +142,19 @@ def test_every_chapter_that_derives_links_the_notation_page_in_the_site(html_dir
     for name in checked:
         article = re.search(r"<article\b.*?</article>", built[name], re.S).group(0)
         assert 'href="notation.html' in article, name
+
+
+def glued_values(html_dir, page):
+    """The plain values (numbers, strings) a chapter glued; myst-nb stores them beside the executed notebooks."""
+    data = json.loads((html_dir.parent / "jupyter_execute" / "book" / f"{page}.glue.json").read_text())
+    return {key: literal_eval(value["data"]["text/plain"]) for key, value in data.items()}
+
+
+def test_chapter_9_compares_its_lstms_with_chapter_5_as_its_text_says(html_dir):
+    """Chapter 9 pastes chapter 5's numbers and cannot check its sentences about them itself: this test does."""
+    glued = {**glued_values(html_dir, "ch05_training_rnn_language_models"), **glued_values(html_dir, "ch09_lstm")}
+    kn6, rnn = glued["ch05_charlm_kn6_bpc"], glued["ch05_charlm_rnn_bpc"]
+    lstm, lstm_small = glued["ch09_charlm_lstm_bpc"], glued["ch09_charlm_lstm_small_bpc"]
+    assert kn6 < lstm < rnn < lstm_small, glued            # the order-6 model beats all; same width wins, same count loses
+    assert 0.05 < rnn - lstm < 0.2, (rnn, lstm)            # "a gain of about a tenth of a bit"
+    assert glued["ch05_charlm_order3_bpc"] < glued["ch05_charlm_unigram_bpc"]
