@@ -86,9 +86,10 @@ def judge_depths(got, check_close):
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise AssertionError(f"{what}: expected the pair (d_f, d_r), got {kind(out)}.")
         expected = np.array(ref.depths(edges))
-        wrong = {m: v for m, v in _depth_mistakes(edges).items() if not np.array_equal(v, expected)}
-        hint = diagnose(np.asarray(out, dtype=float) if all(isinstance(v, (int, float, np.number)) for v in out)
-                        else np.nan, wrong) or (
+        numbers = all(isinstance(v, (int, float, np.number)) for v in out)
+        matches = [m for m, v in _depth_mistakes(edges).items()
+                   if numbers and not np.array_equal(v, expected) and np.array_equal(v, np.asarray(out, dtype=float))]
+        hint = ("your result matches " + " (or: ".join(matches) + ")" * (len(matches) - 1) + ".") if matches else (
             "unroll the connections over a few steps; d_f is the number of connections on the longest path from "
             "('x', t) to ('y', t), d_r the largest over states s of the longest path from (s, t) to (s, t + 1).")
         check_close(f"{what}: (d_f, d_r)", np.asarray(out), expected, ("depth (0: d_f, 1: d_r)",),

@@ -83,19 +83,6 @@ def scale_reservoir(W, rho):
     return W * (rho / spectral_radius(W))
 
 
-def esn_states(U, W_in, W, b=None, x0=None):
-    """Reservoir states (N, n) driven by inputs U (N, K): x_t = tanh(W_in u_t + W x_{t-1} + b)."""
-    n = W.shape[0]
-    x = np.zeros(n) if x0 is None else x0
-    b = np.zeros(n) if b is None else b
-    out = np.empty((len(U), n))
-    drive = U @ W_in.T + b
-    for t in range(len(U)):
-        x = np.tanh(drive[t] + W @ x)
-        out[t] = x
-    return out
-
-
 def ridge_readout(S, Y, beta):
     """``W_out`` (K, F) minimising ||S W_out^T - Y||^2 + beta ||W_out||^2, for states S (N, F), targets Y (N, K)."""
     F = S.shape[1]
