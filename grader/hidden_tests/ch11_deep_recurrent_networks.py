@@ -70,7 +70,7 @@ def _depth_mistakes(edges):
             n += 1
         return n if frontier else None
     states = sorted({a for a, _, lag in edges if lag == 1})
-    short_r = min(n for s in states if (n := shortest((s, 1), (s, 2))) is not None)
+    short_r = max(n for s in states if (n := shortest((s, 1), (s, 2))) is not None)
     return {
         "nodes counted instead of connections (one more than the number of connections)": (d_f + 1, d_r + 1),
         "the shortest path instead of the longest": (shortest(("x", 1), ("y", 1)), short_r),
