@@ -6,8 +6,6 @@ An architecture for ``depths`` is a list of connections ``(source, target, lag)`
 the same step, lag 1 joins a node at step t to a node at step t + 1. The input node is ``"x"``, the output
 node ``"y"``.
 """
-from functools import lru_cache
-
 import numpy as np
 
 
@@ -49,12 +47,13 @@ def longest_path(edges, source, target):
     for a, b in edges:
         successors.setdefault(a, []).append(b)
 
-    @lru_cache(maxsize=None)
+    memo = {}  # node -> longest length to target (a plain dict: decorator lines are in every library)
+
     def longest_from(node):
-        if node == target:
-            return 0
-        lengths = [longest_from(n) for n in successors.get(node, [])]
-        return max((1 + n for n in lengths if n is not None), default=None)
+        if node not in memo:
+            lengths = [] if node == target else [longest_from(n) for n in successors.get(node, [])]
+            memo[node] = 0 if node == target else max((1 + n for n in lengths if n is not None), default=None)
+        return memo[node]
     return longest_from(source)
 
 
