@@ -208,3 +208,16 @@ def test_later_parts_are_graded_on_reference_earlier_parts(check_close):
 
     check_part(A, "gru_forward", student_forward, namespace, check_close=check_close)
     assert namespace["gru_step"] is ref.gru_step
+
+
+def test_accepts_is_graded_on_the_reference_anbn_example(check_close):
+    def wrong_targets(n):
+        X, y = ref.anbn_example(n)
+        return X, y[::-1]  # the 1 at the first step
+    namespace = {"anbn_example": wrong_targets}
+
+    def student_accepts(p_complete, n):  # calls whatever anbn_example is in its namespace
+        return bool(np.all((np.asarray(p_complete) >= 0.5) == (namespace["anbn_example"](n)[1] == 1)))
+
+    check_part(A, "accepts", student_accepts, namespace, check_close=check_close)
+    assert namespace["anbn_example"] is ref.anbn_example
