@@ -27,8 +27,8 @@ test: setup chromium sandbox  ## run the test suite (it builds the site into a t
 test-slow: setup chromium sandbox  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
 	$(BIN)/python -m pytest -m slow
 
-test-cluster: setup sandbox  ## grading on a Dask scheduler and two workers started as processes: faults, resume, same rows
-	$(BIN)/python -m pytest -m cluster tests/test_engine.py
+test-cluster: setup sandbox  ## grading on clusters the tests start (pytest -m cluster): a Dask scheduler and two workers as processes
+	$(BIN)/python -m pytest -m cluster
 
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
 	$(BIN)/python tests/on_every_python.py

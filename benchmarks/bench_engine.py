@@ -27,7 +27,7 @@ def start_cluster(folder, workers):
     """A scheduler and ``workers`` single-thread workers as processes on 127.0.0.1: (address, processes)."""
     bin_dir = Path(sys.executable).parent
     file = folder / "scheduler.json"
-    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--no-dashboard",
+    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                "--scheduler-file", file], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     while not file.exists():
         time.sleep(0.5)

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from grader import grade_task
 from grader.course import CourseError
 
-WORKER_WAIT = 120  # seconds to wait for the first worker of a cluster
+WORKER_WAIT = {"scheduler": 120, "local": 120, "batch": 3600}  # seconds to wait for a first worker (batch: queued)
 
 
 def failed(err, **extra):
@@ -61,13 +61,13 @@ def cluster_client(scheduler=None, cluster=None, cluster_config=None, jobs=1):
     return Client(made), made
 
 
-def sandbox_workers(client, sandbox_mode):
+def sandbox_workers(client, sandbox_mode, wait=WORKER_WAIT["scheduler"]):
     """The workers that may grade: all, or with --sandbox on those where bubblewrap runs (else a CourseError)."""
     try:
-        client.wait_for_workers(1, timeout=WORKER_WAIT)
+        client.wait_for_workers(1, timeout=wait)
     except TimeoutError:
         raise CourseError(f"no Dask worker joined the scheduler {client.scheduler.address} within "
-                          f"{WORKER_WAIT} s: start some (dask worker ADDRESS --nthreads 1)") from None
+                          f"{wait} s: start some (dask worker ADDRESS --nthreads 1)") from None
     probes = client.run(grade_task.probe, sandbox_mode)
     if sandbox_mode != "on":
         return None
@@ -109,7 +109,8 @@ def run(tasks, settings, jobs=1, scheduler=None, cluster=None, cluster_config=No
         return
     client, made = cluster_client(scheduler, cluster, cluster_config, jobs)
     try:
-        workers = sandbox_workers(client, settings["sandbox_mode"])
+        wait = WORKER_WAIT["scheduler" if scheduler else "local" if cluster == "local" else "batch"]
+        workers = sandbox_workers(client, settings["sandbox_mode"], wait)
         yield from dask_run(tasks, settings, client, workers)
     finally:
         client.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course import nbgrader_config, notebook_name
+from grader.course import SOLUTIONS, nbgrader_config, notebook_name
 
 
 def timestamp(sub):
@@ -61,6 +61,9 @@ def record(workdir, sub, autograded, config):
             withdraw_points(gb, sub)
     AssignLatePenalties(config=config).preprocess(nb, resources)
     folder.mkdir(parents=True)
+    for given in sorted((SOLUTIONS / sub.assignment).iterdir()):  # the data files, as nbgrader copies them there
+        if given.is_file() and given.suffix != ".ipynb":
+            shutil.copyfile(given, folder / given.name)
     (folder / notebook_name(sub.assignment)).write_text(autograded)
     if stamp is not None:
         (folder / "timestamp.txt").write_text(stamp)

@@ -82,7 +82,7 @@ class Cluster:
                    DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION="1.0")  # one task per worker at a time
         bin_dir = os.path.dirname(sys.executable)
         self.file = folder / "scheduler.json"
-        self.processes = [subprocess.Popen([f"{bin_dir}/dask", "scheduler", "--host", "127.0.0.1", "--no-dashboard",
+        self.processes = [subprocess.Popen([f"{bin_dir}/dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                             "--scheduler-file", str(self.file)], env=env, cwd=folder,
                                            stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "w"))]
         deadline = time.monotonic() + 120
@@ -141,22 +141,28 @@ def test_a_dask_cluster_grades_the_class_as_the_local_default_does(class_root, r
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
-        assert sorted(s.student.id for s in gb.assignment_submissions(A)) == sorted(k.split("/")[0] for k in status(
-            tmp_path))
+        assert sorted(s.student.id for s in gb.assignment_submissions(A)) == sorted(k.split("/")[0] for k in graded)
         assert gb.find_submission(A, "correct").score == float(next(
             r["score"] for r in csv_rows(tmp_path) if r["student"] == "correct"))
 
 
-def kernel_running(pid):
-    """Is the worker ``pid`` in the middle of a notebook (a kernel or its sandbox among its children)?"""
+def student_in_kernel(pid):
+    """The student whose notebook the worker ``pid`` is running (its kernel's folder), or None."""
     import psutil
 
     try:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
-        return False
-    return any("limited_kernel" in " ".join(c.cmdline()) or "bwrap" in c.name() for c in children
-               if c.is_running())
+        return None
+    for child in children:
+        try:
+            if "limited_kernel" in " ".join(child.cmdline()) or child.name() == "bwrap":
+                folder = child.cwd().split(os.sep)  # .../autograded/<student>/<assignment>
+                if len(folder) > 2 and folder[-3] == "autograded":
+                    return folder[-2]
+        except psutil.Error:  # gone meanwhile
+            pass
+    return None
 
 
 @cluster
@@ -170,9 +176,10 @@ def test_a_worker_killed_mid_notebook_is_replaced_and_no_row_is_lost_or_doubled(
     deadline = time.monotonic() + 300
     while killed is None and time.monotonic() < deadline and driver.poll() is None:
         for address, pid in before.items():
-            if kernel_running(pid):
+            student = student_in_kernel(pid)
+            if student:
                 os.kill(pid, signal.SIGKILL)
-                killed = address
+                killed = address, student
                 break
         time.sleep(0.2)
     out, _ = driver.communicate(timeout=900)
@@ -181,7 +188,8 @@ def test_a_worker_killed_mid_notebook_is_replaced_and_no_row_is_lost_or_doubled(
     assert (tmp_path / "grades.csv").read_text() == reference[0]  # every row once, the same as the local default
     rows = csv_rows(tmp_path)
     assert len({(r["student"], r["assignment"]) for r in rows}) == len(rows) == len(csv_rows(reference[1]))
-    assert all(entry.get("worker") != killed for entry in status(tmp_path).values())  # graded elsewhere
+    address, student = killed
+    assert status(tmp_path)[f"{student}/{A}"]["worker"] != address  # graded again, elsewhere
     dask_cluster.wait_for_workers(2)  # the nanny has restarted it
     assert set(dask_cluster.worker_pids().values()) != set(before.values())
 
