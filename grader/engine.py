@@ -28,18 +28,19 @@ def failed(err, **extra):
 def local_pool(tasks, settings, jobs):
     """Grade on ``jobs`` spawned processes of this machine, each set up once."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context,
-                             initializer=grade_task.warm, initargs=(settings,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context,
+                               initializer=grade_task.warm, initargs=(settings,))
+    finished = False
+    try:
         futures = {pool.submit(grade_task.grade, settings, task): i for i, task in enumerate(tasks)}
-        try:
-            for future in as_completed(futures):
-                try:
-                    yield futures[future], future.result()
-                except Exception as err:  # the grader itself broke on this one; keep going with the rest
-                    yield futures[future], failed(err, grader_error=True)
-        finally:
-            for future in futures:
-                future.cancel()
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as err:  # the grader itself broke on this one; keep going with the rest
+                yield futures[future], failed(err, grader_error=True)
+        finished = True
+    finally:  # interrupted (Ctrl-C, or the driver stops reading): do not wait for the notebooks still running
+        pool.shutdown(wait=finished, cancel_futures=True)
 
 
 def cluster_client(scheduler=None, cluster=None, cluster_config=None, jobs=1):
