@@ -91,12 +91,15 @@ def dask_run(tasks, settings, client, workers=None):
                               allow_other_workers=False)] = i
     try:
         for future in completed(futures):
+            index = futures.pop(future)
             try:
-                yield futures[future], future.result()
+                outcome = future.result()
             except KilledWorker as err:
-                yield futures[future], failed(err, killed=True)
+                outcome = failed(err, killed=True)
             except Exception as err:  # the grader itself broke on this one; keep going with the rest
-                yield futures[future], failed(err, grader_error=True)
+                outcome = failed(err, grader_error=True)
+            future.release()  # done with: a worker lost later must not make the scheduler grade it again
+            yield index, outcome
     finally:
         client.cancel(list(futures))
 
