@@ -3,8 +3,8 @@
 Grades chapter 4's mixed benchmark class (``bench_autograde.make_class``: hostile, broken, wrong and
 correct submissions) with ``--jobs N`` (the local pool), ``--cluster local`` (a Dask LocalCluster of N
 workers) and a Dask scheduler with N ``dask worker`` processes started here (``--scheduler``), and
-prints wall seconds, seconds per submission, the ratio to the local pool and whether the rows are
-identical. Not a test: ``make bench-engine``.
+prints wall seconds, seconds per submission, the ratio to the local pool, the machine's 5-minute load
+average at the end (other work on a shared machine shows there) and whether the rows are identical. Not a test: ``make bench-engine``.
 """
 import argparse
 import json
@@ -57,7 +57,8 @@ def main():
         n = len(make_class(tmp / "class", args.size))
         print(f"{n} submissions of chapter 4, {args.jobs} workers per engine, {os.cpu_count()} cores, "
               f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
-        print(f"{'engine':>14} {'wall s':>8} {'s/sub':>7} {'vs pool':>8}  rows as the pool's", flush=True)
+        print(f"{'engine':>14} {'wall s':>8} {'s/sub':>7} {'vs pool':>8} {'load':>5}  rows as the first engine's",
+              flush=True)
         results, walls, procs = {}, {}, []
         try:
             for name in args.engines:
@@ -73,8 +74,8 @@ def main():
                 results[name] = rows
                 first = next(iter(results.values()))
                 ratio = f"{wall / walls['pool']:.2f}x" if "pool" in walls else ""
-                print(f"{name:>14} {wall:>8.1f} {wall / n:>7.2f} {ratio:>8}  {'yes' if rows == first else 'NO'}",
-                      flush=True)
+                print(f"{name:>14} {wall:>8.1f} {wall / n:>7.2f} {ratio:>8} {os.getloadavg()[1]:>5.1f}  "
+                      f"{'yes' if rows == first else 'NO'}", flush=True)
         finally:
             for proc in procs:
                 proc.terminate()
