@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test test-slow pythons release publish chromium sandbox postgres bench bench-build clean help
+.PHONY: site setup test test-slow test-cluster pythons release publish chromium sandbox postgres slurm bench bench-engine bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,9 @@ test: setup chromium sandbox postgres  ## run the test suite (it builds the site
 
 test-slow: setup chromium sandbox postgres  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
 	$(BIN)/python -m pytest -m slow
+
+test-cluster: setup sandbox  ## grading on clusters the tests start (pytest -m cluster): a Dask scheduler and two workers as processes
+	$(BIN)/python -m pytest -m cluster
 
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
 	$(BIN)/python tests/on_every_python.py
@@ -53,6 +56,9 @@ release: setup  ## regenerate exercises/ from solutions/
 
 bench: setup  ## benchmark grading: seconds per submission with 1 and 2 workers vs raw execution
 	$(BIN)/python benchmarks/bench_autograde.py
+
+bench-engine: setup  ## benchmark the engines: local pool vs Dask with the same workers, seconds per submission
+	$(BIN)/python benchmarks/bench_engine.py
 
 bench-build: setup  ## benchmark the site: cold build, no-change rebuild, rebuild after editing one chapter
 	$(BIN)/python benchmarks/bench_build.py

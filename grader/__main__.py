@@ -23,7 +23,9 @@ def _autograde(args):
                                     csv_path=args.csv, progress=not args.quiet,
                                     memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds,
                                     sandbox_mode=args.sandbox, duedates=args.duedate,
-                                    late_penalty=args.late_penalty)
+                                    late_penalty=args.late_penalty, scheduler=args.scheduler,
+                                    cluster=args.cluster, cluster_config=args.cluster_config,
+                                    resume=args.resume, students=args.student)
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -127,7 +129,22 @@ def parser():
                                    "a status: graded, flagged (graded, but look at it) or failed (could not be graded, "
                                    "no score). Exits non-zero only if the grader itself breaks.")
     a.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
-    a.add_argument("--jobs", "-j", type=int, default=1, help="parallel workers (default: %(default)s)")
+    a.add_argument("--jobs", "-j", type=int, default=1,
+                   help="parallel workers on this machine (or of --cluster local) (default: %(default)s)")
+    where = a.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="grade on a running Dask cluster: its scheduler's address (workers: `dask worker "
+                            "tcp://HOST:PORT --nthreads 1`, with this course installed)")
+    where.add_argument("--cluster", choices=["local", "slurm", "pbs"],
+                       help="start a Dask cluster for this run: local (a LocalCluster of --jobs workers), or "
+                            "workers as Slurm/PBS batch jobs (dask-jobqueue, configured by --cluster-config)")
+    a.add_argument("--cluster-config", type=Path, metavar="FILE",
+                   help="the batch cluster's settings for --cluster slurm|pbs (queue, cores, memory, walltime, "
+                        "the Python to use; see README)")
+    a.add_argument("--resume", action="store_true",
+                   help="continue the last run (after Ctrl-C or a crash): keep what it recorded, grade the rest")
+    a.add_argument("--student", action="append", metavar="ID",
+                   help="grade only this student's submissions (repeatable); the others' records stay")
     a.add_argument("--timeout", type=int, default=30, help="seconds allowed per cell (default: %(default)s)")
     a.add_argument("--memory-mb", type=int, default=4096, help="memory cap per kernel, MB (default: %(default)s)")
     a.add_argument("--cpu-seconds", type=int, default=600,

@@ -83,7 +83,7 @@ def test_kernels_share_no_writable_folder_and_read_no_writable_settings(tmp_path
 
 
 def test_sandboxed_is_what_the_launchers_enforced():
-    from grader.autograde import enforced
+    from grader.grade_task import enforced
 
     hide = ["/course", "/tmp"]
     assert enforced([{"sandboxed": True, "hide": hide}] * 2, hide)

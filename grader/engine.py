@@ -1,0 +1,122 @@
+"""Where submissions are graded: a local pool of processes, or a Dask cluster.
+
+``run`` takes the tasks (plain dicts, ``grader.grade_task``) and yields ``(index, outcome)`` as each
+submission is done, in whatever order the workers finish. The engines:
+
+- ``pool``: ``--jobs N`` processes on this machine (the default; nothing to start);
+- ``dask``: a Dask cluster: a running one (``--scheduler tcp://HOST:PORT``), a ``LocalCluster`` of
+  ``--jobs`` workers (``--cluster local``), or batch-system workers (``--cluster slurm|pbs``, through
+  ``grader.clusters``). Dask re-runs the task of a worker that dies on another worker; a task that
+  takes down every worker it lands on ends with Dask's ``KilledWorker``, which comes back as an outcome.
+
+An exception in a task comes back as an outcome with ``grader_error`` set: the rest of the class is graded.
+"""
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from grader import grade_task
+from grader.course import CourseError
+
+WORKER_WAIT = {"scheduler": 120, "local": 120, "batch": 3600}  # seconds to wait for a first worker (batch: queued)
+
+
+def failed(err, **extra):
+    return {"success": False, "log": "", "error": repr(err), "seconds": 0.0, "sandboxed": False,
+            "autograded": None, **extra}
+
+
+def local_pool(tasks, settings, jobs):
+    """Grade on ``jobs`` spawned processes of this machine, each set up once."""
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context,
+                               initializer=grade_task.warm, initargs=(settings,))
+    finished = False
+    try:
+        futures = {pool.submit(grade_task.grade, settings, task): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as err:  # the grader itself broke on this one; keep going with the rest
+                yield futures[future], failed(err, grader_error=True)
+        finished = True
+    finally:  # interrupted (Ctrl-C, or the driver stops reading): do not wait for the notebooks still running
+        pool.shutdown(wait=finished, cancel_futures=True)
+
+
+def cluster_client(scheduler=None, cluster=None, cluster_config=None, jobs=1):
+    """(Dask client, cluster to close or None) for --scheduler, or --cluster local|slurm|pbs."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=30)
+        except (OSError, TimeoutError) as err:
+            raise CourseError(f"--scheduler {scheduler}: no Dask scheduler answers there ({err})") from None
+        return client, None
+    if cluster == "local":
+        made = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, dashboard_address=None)
+    else:
+        from grader.clusters import make_cluster
+
+        made = make_cluster(cluster, cluster_config)
+    return Client(made), made
+
+
+def sandbox_workers(client, sandbox_mode, wait=WORKER_WAIT["scheduler"]):
+    """The workers that may grade: all, or with --sandbox on those where bubblewrap runs (else a CourseError)."""
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except TimeoutError:
+        raise CourseError(f"no Dask worker joined the scheduler {client.scheduler.address} within "
+                          f"{wait} s: start some (dask worker ADDRESS --nthreads 1)") from None
+    probes = client.run(grade_task.probe, sandbox_mode)
+    if sandbox_mode != "on":
+        return None
+    able = [address for address, found in probes.items() if not found["reason"]]
+    if not able:
+        why = "; ".join(f"{found['host']} ({address}): {found['reason']}" for address, found in sorted(probes.items()))
+        raise CourseError(f"--sandbox on, but no Dask worker can run bubblewrap: {why}")
+    return able
+
+
+def dask_run(tasks, settings, client, workers=None):
+    """Grade on a Dask cluster: one task per submission (restricted to ``workers`` if given)."""
+    from distributed import as_completed as completed
+    from distributed.scheduler import KilledWorker
+
+    futures = {}
+    for i, task in enumerate(tasks):
+        key = f"grade-{task['student']}-{task['assignment']}-{i}"
+        futures[client.submit(grade_task.grade, settings, task, key=key, pure=False, workers=workers,
+                              allow_other_workers=False)] = i
+    try:
+        for future in completed(futures):
+            index = futures.pop(future)
+            try:
+                outcome = future.result()
+            except KilledWorker as err:
+                outcome = failed(err, killed=True)
+            except Exception as err:  # the grader itself broke on this one; keep going with the rest
+                outcome = failed(err, grader_error=True)
+            future.release()  # done with: a worker lost later must not make the scheduler grade it again
+            yield index, outcome
+    finally:
+        client.cancel(list(futures))
+
+
+def run(tasks, settings, jobs=1, scheduler=None, cluster=None, cluster_config=None):
+    """Yield (index, outcome) for every task, graded by the engine chosen (see the module's docstring)."""
+    if not tasks:
+        return
+    if not scheduler and not cluster:
+        yield from local_pool(tasks, settings, jobs)
+        return
+    client, made = cluster_client(scheduler, cluster, cluster_config, jobs)
+    try:
+        wait = WORKER_WAIT["scheduler" if scheduler else "local" if cluster == "local" else "batch"]
+        workers = sandbox_workers(client, settings["sandbox_mode"], wait)
+        yield from dask_run(tasks, settings, client, workers)
+    finally:
+        client.close()
+        if made is not None:
+            made.close()

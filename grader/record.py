@@ -1,0 +1,98 @@
+"""The driver's record of a run: the instructor's gradebook, the autograded copies and ``status.json``.
+
+Only the driver writes these, whatever engine graded, so the gradebook never has concurrent writers.
+The gradebook is written by nbgrader's own steps, run on the autograded notebook a worker sent back:
+``SaveAutoGrades`` (the cells' scores and comments), the course's policy deductions, then
+``AssignLatePenalties`` (on the score after deductions). The formgrader reads it as if
+``nbgrader autograde`` had run here. ``status.json`` is rewritten after every submission, so a
+driver stopped half-way loses nothing it recorded (``--resume``).
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from grader.course import SOLUTIONS, nbgrader_config, notebook_name
+
+
+def timestamp(sub):
+    """The submission's ``timestamp.txt`` text (nbgrader's exchange writes one), or None."""
+    path = Path(sub.folder) / "timestamp.txt"
+    return path.read_text() if path.is_file() else None
+
+
+def withdraw_points(gb, sub):
+    """Apply policy deductions: the named test cells score 0, whatever the tests said."""
+    notebook = gb.find_submission(sub.assignment, sub.student).notebooks[0]
+    for grade in notebook.grades:
+        if grade.name in sub.deductions:
+            grade.auto_score = 0
+    gb.db.commit()
+
+
+def record(workdir, sub, autograded, config):
+    """Enter ``sub`` in the gradebook and, when it was graded, its scores and its autograded copy.
+
+    ``autograded`` is the notebook's JSON text from the worker (None: not graded); ``config`` is the
+    driver's nbgrader configuration (it carries the late-penalty plugin).
+    """
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+    from nbgrader.utils import parse_utc
+
+    db_url = config.CourseDirectory.db_url
+    folder = Path(workdir) / "autograded" / sub.student / sub.assignment
+    shutil.rmtree(folder, ignore_errors=True)
+    stamp = timestamp(sub)
+    with Gradebook(db_url) as gb:
+        gb.update_or_create_student(sub.student)
+        when = parse_utc(stamp.strip()) if stamp and stamp.strip() else None
+        gb.update_or_create_submission(sub.assignment, sub.student, **({"timestamp": when} if when else {}))
+    if autograded is None:
+        return
+    nb = nbformat.reads(autograded, as_version=4)
+    resources = {"nbgrader": {"notebook": Path(notebook_name(sub.assignment)).stem, "assignment": sub.assignment,
+                              "student": sub.student, "db_url": db_url}}
+    SaveAutoGrades(config=config).preprocess(nb, resources)
+    if sub.deductions:
+        with Gradebook(db_url) as gb:
+            withdraw_points(gb, sub)
+    AssignLatePenalties(config=config).preprocess(nb, resources)
+    folder.mkdir(parents=True)
+    for given in sorted((SOLUTIONS / sub.assignment).iterdir()):  # the data files, as nbgrader copies them there
+        if given.is_file() and given.suffix != ".ipynb":
+            shutil.copyfile(given, folder / given.name)
+    (folder / notebook_name(sub.assignment)).write_text(autograded)
+    if stamp is not None:
+        (folder / "timestamp.txt").write_text(stamp)
+
+
+def driver_config(workdir):
+    """The nbgrader configuration the driver records with: the instructor's gradebook and the late policy."""
+    from grader import late
+
+    config = nbgrader_config(workdir)
+    late.configure(config, workdir)
+    return config
+
+
+class Status:
+    """``status.json``: one entry per submission, saved (atomically) after every change."""
+
+    def __init__(self, workdir):
+        self.path = Path(workdir) / "status.json"
+        self.entries = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def __setitem__(self, key, entry):
+        self.entries[key] = entry
+        self.save()
+
+    def get(self, key):
+        return self.entries.get(key)
+
+    def save(self):
+        temporary = self.path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
+        os.replace(temporary, self.path)
