@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test test-slow pythons release publish chromium sandbox bench bench-build clean help
+.PHONY: site setup test test-slow test-cluster pythons release publish chromium sandbox slurm bench bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,6 +27,9 @@ test: setup chromium sandbox  ## run the test suite (it builds the site into a t
 test-slow: setup chromium sandbox  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
 	$(BIN)/python -m pytest -m slow
 
+test-cluster: setup sandbox slurm  ## real batch jobs (pytest -m cluster): Dask workers as jobs of a throw-away single-node Slurm (root)
+	$(BIN)/python -m pytest -m cluster
+
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
 	$(BIN)/python tests/on_every_python.py
 
@@ -39,6 +42,11 @@ sandbox:  ## install bubblewrap, the grading kernel's sandbox, if it is missing
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  { echo "Grading runs kernels in bubblewrap: run 'apt-get install bubblewrap' as root"; exit 1; }
+
+slurm:  ## install Debian's slurm-wlm and munge for `make test-cluster`, if they are missing
+	@{ PATH="$$PATH:/usr/sbin"; command -v slurmd && command -v slurmctld && command -v munged; } >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; } || \
+	  { echo "The Slurm tests need Slurm and munge: run 'apt-get install slurm-wlm munge' as root"; exit 1; }
 
 publish: site  ## the folder to publish, _build/publish: the site without build reports, after a leak check
 	$(BIN)/python -m grader publish --site _build/html --out _build/publish

@@ -18,6 +18,12 @@ import time
 from pathlib import Path
 
 COMMANDS = ("munged", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scancel")
+SEARCH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])  # daemons live in sbin
+
+
+def command(name):
+    """The full path of a Slurm or munge program, or None."""
+    return shutil.which(name, path=SEARCH)
 
 
 class SlurmUnavailable(RuntimeError):
@@ -50,10 +56,10 @@ class Slurm:
             parts.append(f"--- {log.name} (last {len(tail)} lines)\n" + "\n".join(tail))
         return "\n".join(parts)
 
-    def start(self, name, *command):
-        """Start one daemon in the foreground as a child process (its output goes to NAME.log)."""
+    def start(self, name, *argv):
+        """Start one daemon in the foreground as a child process (its output goes to NAME.out.log)."""
         log = open(self.folder / f"{name}.out.log", "w")
-        self.processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                                 start_new_session=True)
         log.close()
 
@@ -112,7 +118,7 @@ def free_port():
 
 def node_line(node):
     """This machine's NodeName line as slurmd measures it (``slurmd -C``), addressed on 127.0.0.1."""
-    done = subprocess.run(["slurmd", "-C"], capture_output=True, text=True)
+    done = subprocess.run([command("slurmd"), "-C"], capture_output=True, text=True)
     if done.returncode:
         raise SlurmUnavailable(f"`slurmd -C` exited {done.returncode}: {done.stderr.strip()}")
     fields = done.stdout.splitlines()[0].split()
@@ -165,7 +171,7 @@ def write_config(slurm):
 @contextlib.contextmanager
 def single_node_slurm():
     """Start a one-node Slurm in a temporary folder; yield its ``Slurm``; cancel its jobs and stop it after."""
-    missing = [d for d in COMMANDS if shutil.which(d) is None and not Path("/usr/sbin", d).exists()]
+    missing = [name for name in COMMANDS if command(name) is None]
     if missing:
         raise SlurmUnavailable(f"not installed: {', '.join(missing)} (`make slurm` installs slurm-wlm and munge)")
     if os.geteuid() != 0:
@@ -175,8 +181,7 @@ def single_node_slurm():
     slurm = Slurm(folder)
     try:
         write_config(slurm)
-        sbin = "/usr/sbin"
-        slurm.start("munged", f"{sbin}/munged", "--foreground", "--force", f"--key-file={folder}/munge.key",
+        slurm.start("munged", command("munged"), "--foreground", "--force", f"--key-file={folder}/munge.key",
                     f"--socket={folder}/munge.socket", f"--pid-file={folder}/munged.pid",
                     f"--log-file={folder}/munged.log", f"--seed-file={folder}/munged.seed")
         deadline = time.monotonic() + 20
@@ -185,8 +190,8 @@ def single_node_slurm():
             if time.monotonic() > deadline:
                 raise SlurmUnavailable(f"munged made no socket in 20 s\n{slurm.logs()}")
             time.sleep(0.1)
-        slurm.start("slurmctld", f"{sbin}/slurmctld", "-D", "-i", "-f", str(slurm.conf))
-        slurm.start("slurmd", f"{sbin}/slurmd", "-D", "-f", str(slurm.conf))
+        slurm.start("slurmctld", command("slurmctld"), "-D", "-i", "-f", str(slurm.conf))
+        slurm.start("slurmd", command("slurmd"), "-D", "-f", str(slurm.conf))
         slurm.wait_until_idle()
         yield slurm
     finally:
