@@ -37,6 +37,8 @@ KEYS = {
 
 def read_config(path):
     """The settings in the TOML file at ``path``, checked: a dict with exactly the keys it sets."""
+    if path is None:
+        raise CourseError("--cluster slurm|pbs needs --cluster-config FILE (start from grader/cluster.example.toml)")
     path = Path(path)
     where = f"cluster configuration {path}"
     try:

@@ -57,6 +57,8 @@ def test_bad_files_are_course_errors_naming_file_and_key(tmp_path, text, says):
 def test_missing_file_and_unknown_kind(tmp_path):
     with pytest.raises(CourseError, match="does not exist .*cluster.example.toml"):
         clusters.read_config(tmp_path / "nope.toml")
+    with pytest.raises(CourseError, match="needs --cluster-config FILE"):
+        clusters.make_cluster("slurm", None)
     with pytest.raises(CourseError, match="unknown cluster kind 'sge': choose one of slurm, pbs"):
         clusters.make_cluster("sge", EXAMPLE)
 
