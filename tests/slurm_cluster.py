@@ -5,7 +5,7 @@ free TCP ports, no cgroups: ``proctrack/linuxproc`` and ``task/none``) into a te
 munged, slurmctld and slurmd as child processes, waits until ``sinfo`` shows the node idle, and on exit
 cancels every job and stops the three daemons. Anything that goes wrong raises ``SlurmUnavailable``
 with the command that failed and the daemons' logs. Needs root (slurmd starts jobs as their user).
-Run as a script, it keeps a cluster up until Ctrl-C and prints the ``SLURM_CONF`` to export.
+Run as a script, it prints the ``SLURM_CONF`` to export and keeps the cluster up until Ctrl-C or SIGTERM.
 """
 import contextlib
 import os
@@ -199,8 +199,14 @@ def single_node_slurm():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):  # a background job ignores SIGINT: stop on TERM too
+        signal.signal(stop_signal, _interrupt)
     with single_node_slurm() as running:
-        print(f"export SLURM_CONF={running.conf}   # Ctrl-C stops the cluster", flush=True)
+        print(f"export SLURM_CONF={running.conf}   # Ctrl-C or kill PID stops the cluster", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
