@@ -3,6 +3,8 @@
 If Slurm cannot run here the fixture raises SlurmUnavailable with the failing command and the daemons'
 logs: these tests then error with that reason, they never skip.
 """
+import csv
+import io
 import socket
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import time
 import pytest
 
 from grader import clusters, sandbox
-from grader.course import CourseError
+from grader.course import REPO, CourseError
 from slurm_cluster import single_node_slurm
 
 pytestmark = pytest.mark.cluster
@@ -95,10 +97,43 @@ def test_a_job_slurm_refuses_is_a_course_error(slurm_env, tmp_path):
 
 def test_stopping_the_cluster_cancels_its_jobs():
     with single_node_slurm() as slurm:
-        slurm.run("sbatch", "--wrap", "sleep 300")
+        slurm.run("sbatch", "--output=/dev/null", "--wrap", "sleep 317")
         assert len(slurm.jobs()) == 1
         conf = slurm.conf
     assert not conf.exists()
-    for pattern in (str(conf.parent), "sleep 300"):
-        leftover = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
-        assert leftover == [], f"processes of the stopped cluster ({pattern}) still run: {leftover}"
+    patterns = (str(conf.parent), "sleep 317")  # the daemons and the job script mention the folder
+    deadline = time.monotonic() + 15  # a cancelled job's processes may take a moment to exit
+    while (leftover := [pid for pattern in patterns for pid in
+                        subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()]):
+        assert time.monotonic() < deadline, f"processes of the stopped cluster still run: {leftover}"
+        time.sleep(0.5)
+
+
+def test_autograde_through_slurm_gives_the_local_grades(slurm_env, tmp_path):
+    """Two chapter 4 submissions (one right, one with a known mistake) graded here, then by Slurm-job workers."""
+    from conftest import A, mistake_student, write_submission
+    from submission_bank import banks, filled
+
+    name, mistake = next((n, m) for (a, n), m in banks().items() if a == A)
+    submissions = tmp_path / "submitted"
+    write_submission(submissions, "correct", A, f"{A}.ipynb", filled(A))
+    write_submission(submissions, mistake_student(A, name), A, f"{A}.ipynb", filled(A, {mistake.cell: mistake.code}))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = tmp_path / "cluster.toml"
+    config.write_text(f'jobs = 1\ncores = 1\nmemory = "4GB"\nwalltime = "00:20:00"\nqueue = "debug"\n'
+                      f'python = "{sys.executable}"\nlog_directory = "{logs}"\n')
+    grades = {}
+    for engine, extra in (("local", ["--jobs", "1"]), ("slurm", ["--cluster", "slurm", "--cluster-config", str(config)])):
+        done = subprocess.run([sys.executable, "-m", "grader", "autograde", str(submissions), "--quiet",
+                               "--workdir", str(tmp_path / engine), *extra], env=slurm_env.env,
+                              capture_output=True, text=True, cwd=REPO, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        grades[engine] = (tmp_path / engine / "grades.csv").read_text()
+    assert grades["slurm"] == grades["local"]
+    rows = {row["student"]: row for row in csv.DictReader(io.StringIO(grades["local"]))}
+    assert [row["status"] for row in rows.values()] == ["graded", "graded"], rows
+    assert float(rows[mistake_student(A, name)]["score"]) < float(rows["correct"]["score"]), rows
+    assert sorted(p.suffix for p in logs.iterdir()) == [".err", ".out"], "the workers did not run as one Slurm job"
+    assert "Worker name:" in next(logs.glob("*.err")).read_text()
+    assert wait_for_empty_queue(slurm_env) == []
