@@ -4,6 +4,7 @@
 file (every mistake is a ``CourseError`` naming the file and the key), asks the batch system whether it
 would accept such a job (Slurm: ``sbatch --test-only``), then starts the Dask scheduler here and submits
 ``jobs`` batch jobs, each running Dask workers with the course's Python on a node.
+With ``tls_directory`` scheduler and workers talk TLS with a fresh key, so nobody else can use the scheduler.
 ``grader/cluster.example.toml`` documents every key.
 """
 import shutil
@@ -32,6 +33,8 @@ KEYS = {
                       "(default: the batch system's, usually the folder the grader runs in)"),
     "interface": (str, False, 'network interface scheduler and workers talk on, e.g. "ib0"'),
     "job_name": (str, False, 'name of the batch jobs (default "rnn-grader")'),
+    "tls_directory": (str, False, "folder on a filesystem the nodes share: with it, scheduler and workers talk TLS "
+                      "with a fresh key written there, so only your jobs can use the scheduler"),
 }
 
 
@@ -82,6 +85,8 @@ def _check_value(where, key, value, kind, what):
             parse_bytes(value)
         except ValueError:
             raise CourseError(f'{bad} is not an amount of memory: {value!r} (write e.g. "4GB")') from None
+    if key == "tls_directory" and not Path(value).expanduser().is_dir():
+        raise CourseError(f"{bad} is not a folder here: {value!r}")
     if key == "walltime" and not _is_walltime(value):
         raise CourseError(f'{bad} must look like "HH:MM:SS", not {value!r}')
 
@@ -107,6 +112,9 @@ def job_options(settings):
     for key in ("walltime", "queue", "account", "local_directory", "log_directory", "interface"):
         if key in settings:
             options[key] = settings[key]
+    if "tls_directory" in settings:  # dask-jobqueue makes a temporary certificate and key, written there (0600)
+        options["security"] = True
+        options["shared_temp_directory"] = str(Path(settings["tls_directory"]).expanduser())
     return options
 
 

@@ -84,6 +84,34 @@ def test_make_cluster_starts_dask_workers_as_slurm_jobs(slurm_env, tmp_path):
     assert wait_for_empty_queue(slurm_env) == [], "closing the cluster left jobs in the queue"
 
 
+def test_with_a_tls_directory_only_holders_of_the_key_reach_the_scheduler(slurm_env, tmp_path):
+    from distributed import Client
+    from distributed.security import Security
+
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    path = tmp_path / "cluster.toml"
+    path.write_text(f'jobs = 1\ncores = 1\nmemory = "1GB"\nwalltime = "00:10:00"\npython = "{sys.executable}"\n'
+                    f'log_directory = "{tmp_path}"\ntls_directory = "{tls}"\n')
+    cluster = clusters.make_cluster("slurm", path)
+    try:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://"), address
+        keys = sorted(tls.iterdir())
+        assert keys and all(oct(k.stat().st_mode & 0o777) == "0o600" for k in keys), keys
+        assert str(tls) in cluster.job_script()  # the workers read the key from the shared folder
+        with Client(cluster) as client:
+            client.wait_for_workers(1, timeout=180)
+            assert client.submit(lambda: 6 * 7).result(timeout=60) == 42
+        with pytest.raises(OSError):  # a stranger's own certificate is refused (the TLS handshake fails)
+            Client(address, security=Security.temporary(), timeout=5)
+        with pytest.raises(OSError):  # so is plain TCP to the TLS port
+            Client(address.replace("tls://", "tcp://"), timeout=5)
+    finally:
+        cluster.close()
+    assert wait_for_empty_queue(slurm_env) == []
+
+
 def test_a_job_slurm_refuses_is_a_course_error(slurm_env, tmp_path):
     path = tmp_path / "cluster.toml"
     path.write_text('jobs = 1\ncores = 1\nmemory = "1GB"\nqueue = "nosuch"\n')
