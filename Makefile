@@ -27,7 +27,7 @@ test: setup chromium sandbox  ## run the test suite (it builds the site into a t
 test-slow: setup chromium sandbox  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
 	$(BIN)/python -m pytest -m slow
 
-test-cluster: setup sandbox slurm  ## real batch jobs (pytest -m cluster): Dask workers as jobs of a throw-away single-node Slurm (root)
+test-cluster: setup sandbox slurm  ## grading on clusters the tests start (pytest -m cluster): a Dask scheduler and two workers as processes; Dask workers as jobs of a single-node Slurm (root)
 	$(BIN)/python -m pytest -m cluster
 
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
