@@ -21,7 +21,7 @@ KEYS = {
     "jobs": (int, True, "number of batch jobs to submit"),
     "cores": (int, True, "cores per job"),
     "memory": (str, True, 'memory per job, e.g. "4GB"'),
-    "processes": (int, False, "Dask worker processes per job (default 1); each gets cores/processes threads"),
+    "processes": (int, False, "Dask worker processes per job (default: cores); each grades one notebook at a time"),
     "walltime": (str, False, 'time limit per job, "HH:MM:SS" (default "00:30:00")'),
     "queue": (str, False, "Slurm partition or PBS queue (default: the system's default)"),
     "account": (str, False, "account charged for the jobs"),
@@ -61,7 +61,7 @@ def read_config(path):
                 raise CourseError(f"{where}: missing key '{key}' ({what})")
             continue
         _check_value(where, key, settings[key], kind, what)
-    processes = settings.get("processes", 1)
+    processes = settings.get("processes", settings["cores"])
     if processes > settings["cores"]:
         raise CourseError(f"{where}: processes = {processes} is more than cores = {settings['cores']} "
                           "(each worker process needs at least one core)")
@@ -103,7 +103,7 @@ def job_options(settings):
     options = {
         "cores": settings["cores"],
         "memory": settings["memory"],
-        "processes": settings.get("processes", 1),
+        "processes": settings.get("processes", settings["cores"]),
         "python": settings.get("python", sys.executable),
         "job_name": settings.get("job_name", "rnn-grader"),
         "job_extra_directives": settings.get("job_directives", []),
@@ -137,7 +137,11 @@ def make_cluster(kind, config_path):
     if shutil.which(submit) is None:
         raise CourseError(f"--cluster {kind} submits jobs with '{submit}', which is not on PATH here: "
                           "run the grader on a login node of the cluster")
-    cluster = cls(**job_options(settings))
+    import dask
+
+    # one task per worker at a time: a task queued on a worker that dies would count as a failure of it too
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        cluster = cls(**job_options(settings))
     try:
         if kind == "slurm":
             _slurm_would_accept(cluster.job_script(), config_path)

@@ -30,7 +30,7 @@ def test_the_example_file_is_valid_and_documents_every_key(tmp_path):
 
 def test_minimal_file_gets_defaults(tmp_path):
     options = clusters.job_options(clusters.read_config(config(tmp_path, MINIMAL)))
-    assert options["processes"] == 1 and options["job_name"] == "rnn-grader"
+    assert options["processes"] == 2 and options["job_name"] == "rnn-grader"  # one single-threaded worker per core
     assert options["python"].endswith("python") and "queue" not in options and "walltime" not in options
 
 

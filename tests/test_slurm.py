@@ -66,6 +66,7 @@ def test_make_cluster_starts_dask_workers_as_slurm_jobs(slurm_env, tmp_path):
                     f'python = "{sys.executable}"\nlog_directory = "{logs}"\nprologue = ["export RNN_TEST=1"]\n')
     cluster = clusters.make_cluster("slurm", path)
     try:
+        assert cluster.scheduler.WORKER_SATURATION == 1.0  # a worker holds no queued second task
         client = Client(cluster)
         client.wait_for_workers(2, timeout=180)
         queue = slurm_env.run("squeue", "-h", "-o", "%i %j %T %N").stdout.split("\n")
