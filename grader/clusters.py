@@ -13,6 +13,9 @@ import sys
 import tomllib
 from pathlib import Path
 
+import dask
+from dask.utils import parse_bytes
+
 from grader.course import CourseError
 
 KINDS = {"slurm": "sbatch", "pbs": "qsub"}  # batch system -> the command that submits its jobs
@@ -80,7 +83,6 @@ def _check_value(where, key, value, kind, what):
     elif not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise CourseError(f"{bad} must be a list of non-empty strings, not {value!r}")
     if key == "memory":
-        from dask.utils import parse_bytes
         try:
             parse_bytes(value)
         except ValueError:
@@ -137,8 +139,6 @@ def make_cluster(kind, config_path):
     if shutil.which(submit) is None:
         raise CourseError(f"--cluster {kind} submits jobs with '{submit}', which is not on PATH here: "
                           "run the grader on a login node of the cluster")
-    import dask
-
     # one task per worker at a time: a task queued on a worker that dies would count as a failure of it too
     with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
         cluster = cls(**job_options(settings))
