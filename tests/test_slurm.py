@@ -57,7 +57,7 @@ def test_make_cluster_starts_dask_workers_as_slurm_jobs(slurm_env, tmp_path):
 
         import grader.sandbox
         return {"sandbox": grader.sandbox.unavailable_reason(), "host": sock.gethostname(),
-                "job": os.environ.get("SLURM_JOB_ID")}
+                "job": os.environ.get("SLURM_JOB_ID"), "prologue": os.environ.get("RNN_TEST")}
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -77,6 +77,7 @@ def test_make_cluster_starts_dask_workers_as_slurm_jobs(slurm_env, tmp_path):
         for report in reports.values():
             assert report["host"] == socket.gethostname()
             assert report["sandbox"] == sandbox.unavailable_reason(), report
+            assert report["prologue"] == "1", report  # the configured prologue ran in the job
         assert {r["job"] for r in reports.values()} == running
         assert client.submit(where_and_sandbox, pure=False).result(timeout=60)["job"] in running
         client.close()
