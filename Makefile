@@ -27,7 +27,7 @@ test: setup chromium sandbox postgres  ## run the test suite (it builds the site
 test-slow: setup chromium sandbox postgres  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
 	$(BIN)/python -m pytest -m slow
 
-test-cluster: setup sandbox  ## grading on clusters the tests start (pytest -m cluster): a Dask scheduler and two workers as processes
+test-cluster: setup sandbox slurm  ## grading on clusters the tests start (pytest -m cluster): a Dask scheduler and two workers as processes; Dask workers as jobs of a single-node Slurm (root)
 	$(BIN)/python -m pytest -m cluster
 
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)
@@ -47,6 +47,11 @@ postgres:  ## install Debian's PostgreSQL 15 server programs for the gradebook t
 	@[ -x /usr/lib/postgresql/15/bin/initdb ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; } || \
 	  { echo "The PostgreSQL gradebook test needs PostgreSQL 15: run 'apt-get install postgresql-15' as root"; exit 1; }
+
+slurm:  ## install Debian's slurm-wlm and munge for `make test-cluster`, if they are missing
+	@{ PATH="$$PATH:/usr/sbin"; command -v slurmd && command -v slurmctld && command -v munged; } >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; } || \
+	  { echo "The Slurm tests need Slurm and munge: run 'apt-get install slurm-wlm munge' as root"; exit 1; }
 
 publish: site  ## the folder to publish, _build/publish: the site without build reports, after a leak check
 	$(BIN)/python -m grader publish --site _build/html --out _build/publish
