@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from grader import late, sandbox
+from grader import late, sandbox, zygote
 from grader.course import CourseError, assignments, install_grading_kernel, nbgrader_config, prepare_environment
 from grader.export import export_grades
 from grader.release import release
@@ -27,6 +27,7 @@ from grader.verdicts import FatalCell
 
 _api = None  # one NbGraderAPI per worker process
 _private = None  # the worker's private folder (its launch log)
+_sockets = None  # where kernels' socket folders go: in the zygote's folder when the worker has a zygote
 TIMEOUT_MARK = "Timeout waiting for execute reply"  # nbgrader's log line when it interrupts a cell
 MAX_SKIPPED_CELLS = 3  # a notebook whose cells keep killing the kernel is failed after this many
 
@@ -42,7 +43,7 @@ def quiet_library_warnings():
 
 def _start_worker(workdir, timeout, limits, hide):
     """Per worker: nbgrader once, the kernelspec (sandboxed unless hide is None), and a private launch log."""
-    global _api, _private
+    global _api, _private, _sockets
     # One thread for torch in this worker and its kernels (which inherit the variable): workers already use the
     # cores, and torch's default of a thread per core makes them fight (100x slower on a busy 2-core machine).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -56,6 +57,10 @@ def _start_worker(workdir, timeout, limits, hide):
     atexit.register(shutil.rmtree, _private, True)
     os.environ[LAUNCH_LOG_ENV] = str(Path(_private) / "launches.jsonl")  # kernels' launchers write it
     kernel_name = install_grading_kernel(workdir, **limits, hide=hide)
+    try:  # kernels forked from an interpreter that has imported numpy and torch (grader.zygote)
+        _sockets, _ = zygote.start(_private, hide)
+    except (OSError, RuntimeError) as err:
+        print(f"warning: no grading zygote ({err}); each kernel starts from scratch", file=sys.stderr)
     # The socket path is replaced before every run; this one names no folder, so a run that kept it fails closed.
     config = nbgrader_config(workdir, timeout=timeout, kernel_name=kernel_name,
                              kernel_socket=Path(_private) / "no-such-folder" / "kernel")
@@ -65,7 +70,7 @@ def _start_worker(workdir, timeout, limits, hide):
 
 def _autograde_in_fresh_socket_folder(assignment, student):
     """One nbgrader run, its kernel on sockets in a folder of its own, removed after; and the kernels' launches."""
-    socket_dir = tempfile.mkdtemp(prefix="rnnk-")  # short: Unix socket paths are limited to ~100 bytes
+    socket_dir = tempfile.mkdtemp(prefix="rnnk-", dir=_sockets)  # short: Unix socket paths are limited to ~100 bytes
     log = Path(_private) / "launches.jsonl"
     log.unlink(missing_ok=True)
     _api.config.KernelManager.ip = str(Path(socket_dir) / "kernel")
