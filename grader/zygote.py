@@ -169,8 +169,8 @@ def _become_kernel(spec, request, fds, caches, close):
         signal.set_wakeup_fd(-1)
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
-        for sock in close:
-            sock.close()
+        for thing in close:  # the zygote's sockets, selector and wake-up pipe: nothing of them stays in the kernel
+            os.close(thing) if isinstance(thing, int) else thing.close()
         cwd_fd, out, err = fds
         null = os.open(os.devnull, os.O_RDONLY)
         for fd, to in ((null, 0), (out, 1), (err, 2)):
@@ -196,6 +196,9 @@ def _become_kernel(spec, request, fds, caches, close):
         os.chdir(request["cwd"])
         sys.path[0] = request["cwd"]  # as `python -m ipykernel_launcher` started there would have it
         sys.argv = ["ipykernel_launcher", "-f", connection_file]
+        import numpy
+
+        numpy.random.seed()  # a fresh process draws new entropy (Python's random module reseeds itself at fork)
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance(argv=["-f", connection_file])
@@ -263,7 +266,8 @@ def serve(spec):
                     continue
                 pid = os.fork()
                 if pid == 0:
-                    _become_kernel(spec, request, fds, caches, [listener, *children.values(), conn])
+                    _become_kernel(spec, request, fds, caches,
+                                   [listener, *children.values(), conn, selector, wake_r, wake_w])
                 for fd in fds:
                     os.close(fd)
                 children[pid] = conn
