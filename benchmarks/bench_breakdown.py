@@ -205,16 +205,16 @@ def main():
             loads[config] = f"{before} -> {load().split()[-3]}"
         names = list(results)
         print(f"\nmedian seconds per submission (worker side, wall clock)\n{'phase':<40}"
-              + "".join(f"{n:>21}" for n in names))
+              + "".join(f"{n:>25}" for n in names))
         for row in ROWS:
             cells = []
             for n in names:
                 values = [r.get(row) for r in results[n] if r.get(row) is not None]
-                cells.append(f"{statistics.median(values):>21.3f}" if values else f"{'':>21}")
+                cells.append(f"{statistics.median(values):>25.3f}" if values else f"{'':>25}")
             print(f"{row:<40}" + "".join(cells))
         plain = statistics.median(r["total"] for r in results["plain nbclient"])
         print(f"{'ratio to plain nbclient':<40}" + "".join(
-            f"{statistics.median(r['total'] for r in results[n]) / plain:>21.2f}" for n in names))
+            f"{statistics.median(r['total'] for r in results[n]) / plain:>25.2f}" for n in names))
         for n in names:
             print(f"load during {n}: {loads[n]}")
 
