@@ -79,6 +79,8 @@ def nbgrader_config(workdir, *, release=EXERCISES, submitted=None, timeout=30, k
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__"]
     c.Execute.timeout = timeout
     c.Execute.interrupt_on_timeout = True
+    # the outputs are in once the last cell has run: kill the kernel then, not after its graceful exit (~0.5-3 s)
+    c.Execute.shutdown_kernel = "immediate"
     # nbgrader's autograde chain with one change: hidden tests are judged in the grader (grader.verdicts)
     c.Autograde.autograde_preprocessors = [
         "grader.verdicts.TrustedExecute", "nbgrader.preprocessors.IgnorePattern",

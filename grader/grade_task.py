@@ -23,7 +23,7 @@ import time
 import warnings
 from pathlib import Path
 
-from grader import sandbox
+from grader import sandbox, zygote
 from grader.course import install_grading_kernel, nbgrader_config, notebook_name, prepare_environment
 from grader.verdicts import FatalCell
 
@@ -93,6 +93,11 @@ class Worker:
         self.launch_log = self.scratch / "launches.jsonl"
         os.environ[LAUNCH_LOG_ENV] = str(self.launch_log)  # kernels' launchers write it
         kernel_name = install_grading_kernel(self.course, **settings["limits"], hide=self.hide)
+        self.sockets = None  # where kernels' socket folders go: in the zygote's folder when this worker has one
+        try:  # kernels forked from an interpreter that has imported numpy and torch (grader.zygote)
+            self.sockets, self.zygote = zygote.start(str(self.scratch), self.hide)
+        except (OSError, RuntimeError) as err:
+            print(f"warning: no grading zygote ({err}); each kernel starts from scratch", file=sys.stderr)
         # The socket path is replaced before every run; this one names no folder, so a run that kept it fails closed.
         config = nbgrader_config(self.course, timeout=settings["timeout"], kernel_name=kernel_name,
                                  kernel_socket=self.scratch / "no-such-folder" / "kernel")
@@ -129,7 +134,7 @@ class Worker:
 
     def _autograde_in_fresh_socket_folder(self, assignment, student):
         """One nbgrader run, its kernel on sockets in a folder of its own, removed after; and the kernels' launches."""
-        socket_dir = tempfile.mkdtemp(prefix="rnnk-")  # short: Unix socket paths are limited to ~100 bytes
+        socket_dir = tempfile.mkdtemp(prefix="rnnk-", dir=self.sockets)  # short: Unix socket paths are limited to ~100 bytes
         self.launch_log.unlink(missing_ok=True)
         self.api.config.KernelManager.ip = str(Path(socket_dir) / "kernel")
         try:

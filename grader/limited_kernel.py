@@ -11,6 +11,8 @@ kernel can reach), the only host folder it may write besides its own is the sock
 in its connection file (one per kernel), and each start is recorded, for ``status.json``, in
 the file named by ``$RNN_GRADER_LAUNCH_LOG`` (a folder of the worker's that no kernel can see).
 The gradebook's password variables (``SECRET_ENV``) are removed from the kernel's environment.
+When the worker has a zygote (``$RNN_GRADER_ZYGOTE``, ``grader.zygote``), the kernel is forked from
+it instead, with the same sandbox and limits; this process stands for it until it exits.
 """
 import argparse
 import json
@@ -25,6 +27,7 @@ KERNEL_NAME = "rnn-course-limited"
 LAUNCH_LOG_ENV = "RNN_GRADER_LAUNCH_LOG"
 # Where PostgreSQL's client library finds the gradebook's password (grader.gradebook_db): no kernel inherits them.
 SECRET_ENV = ("PGPASSWORD", "PGPASSFILE")
+ZYGOTE_ENV = "RNN_GRADER_ZYGOTE"  # the control socket of the worker's zygote (grader.zygote), when it has one
 
 
 def apply_limits(memory_mb, cpu_seconds, file_mb):
@@ -82,10 +85,26 @@ def record_launch(connection_file, sandboxed, hide=()):
                                 "hide": list(hide)}) + "\n")
 
 
+def exit_like(code):
+    """Leave as the forked kernel did: with its exit code, or killed by the same signal."""
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     for name in SECRET_ENV:
         os.environ.pop(name, None)
+    control = os.environ.pop(ZYGOTE_ENV, None)
+    if control:  # the worker's zygote forks the kernel (with the same sandbox and limits), or we start it below
+        from grader.zygote import launch
+
+        limits = {"memory_mb": args.memory_mb, "cpu_seconds": args.cpu_seconds, "file_mb": args.file_mb}
+        code = launch(control, args.connection_file, limits, args.sandbox, args.hide)
+        if code is not None:
+            exit_like(code)
     if args.sandbox:
         from grader import sandbox
 
