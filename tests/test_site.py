@@ -158,3 +158,13 @@ def test_chapter_9_compares_its_lstms_with_chapter_5_as_its_text_says(html_dir):
     assert kn6 < lstm < rnn < lstm_small, glued            # the order-6 model beats all; same width wins, same count loses
     assert 0.05 < rnn - lstm < 0.2, (rnn, lstm)            # "a gain of about a tenth of a bit"
     assert glued["ch05_charlm_order3_bpc"] < glued["ch05_charlm_unigram_bpc"]
+
+
+def test_closing_page_guidance_holds_for_the_pasted_results(html_dir):
+    """The closing page's sentences about depth and reservoirs state directions: the glued values must bear them out."""
+    glued = {**glued_values(html_dir, "ch05_training_rnn_language_models"), **glued_values(html_dir, "ch09_lstm"),
+             **glued_values(html_dir, "ch11_deep_recurrent_networks")}
+    rnn, steps = glued["ch05_charlm_rnn_bpc"], glued["ch11_depth_steps"]
+    assert glued["ch11_depth_stacked_bpc"] > rnn and glued["ch11_depth_dt_bpc"] > rnn, glued  # "both short of ..."
+    assert steps * 5 == 1500, steps                                                    # "trained five times longer"
+    assert glued["ch11_esn_temperature_rmse"] < glued["ch09_forecast_persistence_rmse"]
