@@ -6,8 +6,10 @@ also gets the hostile and broken ones. Rows are keyed by (student, assignment).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -306,22 +308,57 @@ def feedback(graded):
     return {(path.parent.parent.name, path.parent.name): path.read_text() for path in written}, problems
 
 
+_site = {}  # the cold build of the site, started in the background as soon as collection shows a test needs it
+
+
+def _needs_site(item):
+    return "html_dir" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests of the built site run last, so that the site's cold build overlaps every other test."""
+    items.sort(key=_needs_site)  # stable: the others keep their order
+
+
+def pytest_collection_finish(session):
+    """Start the build (warnings as errors, as `make site`) while the other tests run; ``html_dir`` waits for it."""
+    if os.environ.get("RNN_COURSE_SITE") or session.config.option.collectonly or _site:
+        return
+    if not any(_needs_site(item) for item in session.items):
+        return
+    from grader.course import REPO
+
+    out = Path(tempfile.mkdtemp(prefix="rnn-site-"))
+    log = open(out / "build.log", "w+")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.Popen([str(jupyter_book), "build", str(REPO), "--path-output", str(out), "-W", "-n",
+                             "--keep-going"], stdout=log, stderr=subprocess.STDOUT)
+    _site.update(out=out, log=log, proc=proc)
+
+
+def pytest_sessionfinish(session):
+    proc = _site.get("proc")
+    if proc is not None:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        _site["log"].close()
+        shutil.rmtree(_site["out"], ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def html_dir(tmp_path_factory):
-    """The site, built from scratch with warnings as errors, as `make site` builds it.
+def html_dir():
+    """The site, built from scratch with warnings as errors, as `make site` builds it (started in the background).
 
     ``RNN_COURSE_SITE=_build/html`` reuses a site already built (e.g. by ``make site``) instead,
     to iterate on the site tests without a cold build; those tests then check that build, as it is.
     """
-    from grader.course import REPO
-
     if os.environ.get("RNN_COURSE_SITE"):
         built = Path(os.environ["RNN_COURSE_SITE"]).resolve()
         assert (built / "index.html").is_file(), f"RNN_COURSE_SITE={built}: no built site there (no index.html)"
         return built
-    out = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    done = subprocess.run([str(jupyter_book), "build", str(REPO), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
-    return out / "_build" / "html"
+    assert _site, "the site build was not started (pytest_collection_finish)"
+    returncode = _site["proc"].wait()
+    _site["log"].seek(0)
+    assert returncode == 0, _site["log"].read()[-5000:]
+    return _site["out"] / "_build" / "html"
