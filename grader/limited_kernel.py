@@ -15,10 +15,12 @@ When the worker has a zygote (``$RNN_GRADER_ZYGOTE``, ``grader.zygote``), the ke
 it instead, with the same sandbox and limits; this process stands for it until it exits.
 """
 import argparse
+import array
 import json
 import os
 import resource
 import signal
+import socket
 import sys
 
 from grader.selfcheck import SKIP_ENV
@@ -28,6 +30,7 @@ LAUNCH_LOG_ENV = "RNN_GRADER_LAUNCH_LOG"
 # Where PostgreSQL's client library finds the gradebook's password (grader.gradebook_db): no kernel inherits them.
 SECRET_ENV = ("PGPASSWORD", "PGPASSFILE")
 ZYGOTE_ENV = "RNN_GRADER_ZYGOTE"  # the control socket of the worker's zygote (grader.zygote), when it has one
+ZYGOTE_MAX_MESSAGE = 1 << 20  # the longest message of the zygote's protocol
 
 
 def apply_limits(memory_mb, cpu_seconds, file_mb):
@@ -85,6 +88,41 @@ def record_launch(connection_file, sandboxed, hide=()):
                                 "hide": list(hide)}) + "\n")
 
 
+def launch_from_zygote(control, connection_file, limits, sandboxed, hide):
+    """Have the zygote fork this kernel and stand for it until it exits; its exit code, or None (not started)."""
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn.connect(control)
+    except OSError:
+        return None
+    with open(connection_file) as f:
+        connection = json.load(f)
+    env = {k: v for k, v in os.environ.items() if k != LAUNCH_LOG_ENV}  # the kernel is not the launcher
+    request = {"connection": connection, "connection_file": os.path.abspath(connection_file), "cwd": os.getcwd(),
+               "env": env, "limits": limits, "sandboxed": sandboxed, "hide": list(hide)}
+    cwd_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+    fds = array.array("i", [cwd_fd, 1, 2])
+    conn.sendmsg([json.dumps(request).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+    os.close(cwd_fd)
+    reply = json.loads(conn.recv(ZYGOTE_MAX_MESSAGE) or b'{"refused": "the zygote closed the connection"}')
+    if "refused" in reply:
+        print(f"grader.zygote: {reply['refused']}; starting the kernel without it", file=sys.stderr)
+        return None
+    record_launch(connection_file, reply["sandboxed"], reply["hide"])
+    for signum, word in ((signal.SIGINT, b"INT"), (signal.SIGTERM, b"TERM")):
+        signal.signal(signum, lambda *_, word=word: conn.send(word))
+    while True:
+        try:
+            message = conn.recv(ZYGOTE_MAX_MESSAGE)
+        except InterruptedError:
+            continue
+        if not message:
+            return 1
+        reply = json.loads(message)
+        if "exit" in reply:
+            return reply["exit"]
+
+
 def exit_like(code):
     """Leave as the forked kernel did: with its exit code, or killed by the same signal."""
     if code < 0:
@@ -99,10 +137,8 @@ def main(argv=None):
         os.environ.pop(name, None)
     control = os.environ.pop(ZYGOTE_ENV, None)
     if control:  # the worker's zygote forks the kernel (with the same sandbox and limits), or we start it below
-        from grader.zygote import launch
-
         limits = {"memory_mb": args.memory_mb, "cpu_seconds": args.cpu_seconds, "file_mb": args.file_mb}
-        code = launch(control, args.connection_file, limits, args.sandbox, args.hide)
+        code = launch_from_zygote(control, args.connection_file, limits, args.sandbox, args.hide)
         if code is not None:
             exit_like(code)
     if args.sandbox:

@@ -3,7 +3,7 @@
 Starting a kernel and importing numpy and torch is most of what grading a short notebook
 costs. The worker starts the zygote once (``start``), in a bubblewrap sandbox hiding the same
 folders as a kernel's sandbox, and never runs student code in it. For each kernel, the
-kernelspec's launcher (``grader.limited_kernel``) asks it over a Unix socket (``launch``); the
+kernelspec's launcher (``grader.limited_kernel``) asks it over a Unix socket (``launch_from_zygote``); the
 zygote forks a child that takes a private view of its own (``grader.fresh_view``: fresh /tmp,
 HOME, /dev/shm and hidden folders, its own socket folder, no capabilities), copies the
 notebook's folder into that view, applies the limits and becomes an ipykernel. The zygote is not
@@ -25,7 +25,6 @@ PRELOAD = ("numpy", "torch", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipyke
            "IPython.core.completer", "grader.kernel_harness")
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 TMPFS_MB = 512  # each fresh tmpfs of a kernel (its RAM use is capped by this)
-_MAX_MESSAGE = 1 << 20
 
 
 # ---- in the worker ----------------------------------------------------------------------------------------------
@@ -59,45 +58,6 @@ def start(private, hide):
     proc.stdout.close()
     os.environ[ZYGOTE_ENV] = control  # the worker's environment: its kernels' launchers inherit it
     return folder, proc
-
-
-# ---- in the kernel's launcher -----------------------------------------------------------------------------------
-
-def launch(control, connection_file, limits, sandboxed, hide):
-    """Have the zygote fork this kernel and stand for it until it exits; its exit code, or None (not started)."""
-    from grader.limited_kernel import LAUNCH_LOG_ENV, record_launch
-
-    try:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        conn.connect(control)
-    except OSError:
-        return None
-    with open(connection_file) as f:
-        connection = json.load(f)
-    env = {k: v for k, v in os.environ.items() if k != LAUNCH_LOG_ENV}  # the kernel is not the launcher
-    request = {"connection": connection, "connection_file": os.path.abspath(connection_file), "cwd": os.getcwd(),
-               "env": env, "limits": limits, "sandboxed": sandboxed, "hide": list(hide)}
-    cwd_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
-    fds = array.array("i", [cwd_fd, 1, 2])
-    conn.sendmsg([json.dumps(request).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
-    os.close(cwd_fd)
-    reply = json.loads(conn.recv(_MAX_MESSAGE) or b'{"refused": "the zygote closed the connection"}')
-    if "refused" in reply:
-        print(f"grader.zygote: {reply['refused']}; starting the kernel without it", file=sys.stderr)
-        return None
-    record_launch(connection_file, reply["sandboxed"], reply["hide"])
-    for signum, word in ((signal.SIGINT, b"INT"), (signal.SIGTERM, b"TERM")):
-        signal.signal(signum, lambda *_, word=word: conn.send(word))
-    while True:
-        try:
-            message = conn.recv(_MAX_MESSAGE)
-        except InterruptedError:
-            continue
-        if not message:
-            return 1
-        reply = json.loads(message)
-        if "exit" in reply:
-            return reply["exit"]
 
 
 # ---- in the zygote ----------------------------------------------------------------------------------------------
@@ -220,7 +180,9 @@ def _become_kernel(spec, request, fds, caches, close):
 
 
 def _receive(conn):
-    message, ancillary, _, _ = conn.recvmsg(_MAX_MESSAGE, socket.CMSG_SPACE(3 * array.array("i").itemsize))
+    from grader.limited_kernel import ZYGOTE_MAX_MESSAGE
+
+    message, ancillary, _, _ = conn.recvmsg(ZYGOTE_MAX_MESSAGE, socket.CMSG_SPACE(3 * array.array("i").itemsize))
     fds = array.array("i")
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:

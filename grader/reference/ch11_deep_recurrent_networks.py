@@ -43,15 +43,15 @@ def unrolled(edges, n_steps):
 
 def longest_path(edges, source, target):
     """Connections on the longest path from ``source`` to ``target`` of an acyclic graph; None if none."""
-    successors = {}
+    reachable_from = {}
     for a, b in edges:
-        successors.setdefault(a, []).append(b)
+        reachable_from.setdefault(a, []).append(b)
 
     memo = {}  # node -> longest length to target (a plain dict: decorator lines are in every library)
 
     def longest_from(node):
         if node not in memo:
-            lengths = [] if node == target else [longest_from(n) for n in successors.get(node, [])]
+            lengths = [] if node == target else [longest_from(n) for n in reachable_from.get(node, [])]
             memo[node] = 0 if node == target else max((1 + n for n in lengths if n is not None), default=None)
         return memo[node]
     return longest_from(source)
