@@ -12,6 +12,7 @@ the WCAG 2.1 A/AA rules; every violation, moderate and minor ones included, is l
 screen readers read; the sidebar, search, download and launch buttons work from the keyboard.
 """
 import functools
+import html
 import http.server
 import json
 import os
@@ -237,7 +238,7 @@ def test_equations_are_exposed_to_screen_readers_as_mathml(browser, site_url, ht
     technology, a MathML copy of the same formula in the accessibility tree instead."""
     tex = re.search(r'<div class="math[^"]*"[^>]*>(.*?)</div>', (html_dir / path).read_text(), re.S)
     assert tex, f"no displayed equation on {path}"
-    source = re.sub(r"<[^>]+>|\(\d+\)", " ", tex.group(1))  # the equation number and its link
+    source = html.unescape(re.sub(r"<[^>]+>|\(\d+\)", " ", tex.group(1)))  # the number and its link; &amp; is &
     source = re.sub(r"\\(text|mathrm|operatorname|texttt|mbox)\s*\{[^}]*\}", " ", source)  # words, not symbols
     source = re.sub(r"\\(begin|end)\s*\{[^}]*\}", " ", source)  # environment names (aligned, split), not symbols
     letters = re.findall(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+|\\.", " ", source))  # the single-letter symbols
