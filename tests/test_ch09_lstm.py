@@ -11,18 +11,10 @@ from grader.hidden_tests import check_part
 from grader.probes import ch09_lstm as probes
 from grader.reference import ch09_lstm as ref
 from submission_bank import setup_namespace
+from torch_layers import torch_layer
 
 A = "ch09_lstm"
 PARTS = ("lstm_step", "lstm_forward", "init_forget_bias", "lstm_parameter_count")
-
-
-def torch_lstm(W_ih, W_hh, b_ih, b_hh):
-    lstm = torch.nn.LSTM(W_ih.shape[1], W_hh.shape[1], batch_first=True).double()
-    with torch.no_grad():
-        for name, value in (("weight_ih_l0", W_ih), ("weight_hh_l0", W_hh), ("bias_ih_l0", b_ih),
-                            ("bias_hh_l0", b_hh)):
-            getattr(lstm, name).copy_(torch.from_numpy(value))
-    return lstm
 
 
 # --- the reference against torch ---
@@ -32,7 +24,7 @@ def torch_lstm(W_ih, W_hh, b_ih, b_hh):
 def test_lstm_forward_matches_torch(seed, initial):
     X, h0, c0, *weights = probes.forward_args(seed, initial)
     state = None if h0 is None else (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None])
-    out, (h_n, c_n) = torch_lstm(*weights)(torch.from_numpy(X), state)
+    out, (h_n, c_n) = torch_layer(torch.nn.LSTM, *weights)(torch.from_numpy(X), state)
     H, C = ref.lstm_forward(X, h0, c0, *weights)
     np.testing.assert_allclose(H, out.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(H[:, -1], h_n[0].detach().numpy(), rtol=1e-10, atol=1e-12)

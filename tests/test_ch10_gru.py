@@ -11,18 +11,10 @@ from grader.hidden_tests import check_part
 from grader.probes import ch10_gru as probes
 from grader.reference import ch10_gru as ref
 from submission_bank import setup_namespace
+from torch_layers import torch_layer
 
 A = "ch10_gru"
 PARTS = ("gru_step", "gru_forward", "anbn_example", "accepts", "parameter_counts")
-
-
-def torch_gru(W_ih, W_hh, b_ih, b_hh):
-    gru = torch.nn.GRU(W_ih.shape[1], W_hh.shape[1], batch_first=True).double()
-    with torch.no_grad():
-        for name, value in (("weight_ih_l0", W_ih), ("weight_hh_l0", W_hh), ("bias_ih_l0", b_ih),
-                            ("bias_hh_l0", b_hh)):
-            getattr(gru, name).copy_(torch.from_numpy(value))
-    return gru
 
 
 # --- the reference against torch ---
@@ -31,7 +23,7 @@ def torch_gru(W_ih, W_hh, b_ih, b_hh):
 @pytest.mark.parametrize("initial", [True, False])
 def test_gru_forward_matches_torch(seed, initial):
     X, h0, *weights = probes.forward_args(seed, initial)
-    out, h_n = torch_gru(*weights)(torch.from_numpy(X), None if h0 is None else torch.from_numpy(h0)[None])
+    out, h_n = torch_layer(torch.nn.GRU, *weights)(torch.from_numpy(X), None if h0 is None else torch.from_numpy(h0)[None])
     H = ref.gru_forward(X, h0, *weights)
     np.testing.assert_allclose(H, out.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(H[:, -1], h_n[0].detach().numpy(), rtol=1e-10, atol=1e-12)
