@@ -16,7 +16,7 @@ from grader import engine, grade_task, late, sandbox
 from grader.course import CourseError, assignments, notebook_name, prepare_environment
 from grader.export import export_grades
 from grader.grade_task import TIMEOUT_MARK, quiet_library_warnings
-from grader.record import Status, driver_config, record, timestamp
+from grader.record import Recorder, Status, driver_config, timestamp
 from grader.release import release
 from grader.submissions import discover, stage
 
@@ -118,15 +118,18 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
     quiet_library_warnings()
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    release(out=workdir / "release", workdir=workdir)  # records the source cells in this gradebook
-    late.record_duedates(workdir, late.parse_duedates(duedates, assignments()))
-    late.write_policy(workdir, policy)
+    due = late.parse_duedates(duedates, assignments())
     subs = discover(submissions)
     if students:
         unknown = sorted(set(students) - {sub.student for sub in subs})
         if unknown:
             raise CourseError(f"--student {', '.join(unknown)}: no such student folder in {submissions}")
         subs = [sub for sub in subs if sub.student in students]
+    handed_in = sorted({sub.assignment for sub in subs} & set(assignments()))
+    if handed_in:  # records their source cells in this gradebook (the others': when they are handed in)
+        release(handed_in, out=workdir / "release", workdir=workdir)
+    late.record_duedates(workdir, due)
+    late.write_policy(workdir, policy)
     staged = workdir / "submitted"
     if staged.exists() and not resume and not students:
         shutil.rmtree(staged)
@@ -155,6 +158,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
     grader_errors, done = 0, 0
     results = engine.run(tasks, settings, jobs=jobs, scheduler=scheduler, cluster=cluster,
                          cluster_config=cluster_config)
+    recorder = Recorder(workdir, config)
     try:
         for index, outcome in tqdm(results, total=len(tasks), desc="autograde", unit="notebook",
                                    disable=not progress):
@@ -163,7 +167,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
             log_file = logs / f"{sub.student}__{sub.assignment}.log"
             log_file.write_text(outcome["log"] + "\n" + outcome["error"])
             entry = status_entry(sub, outcome, timeout, limits)
-            record(workdir, sub, outcome["autograded"] if entry["status"] != "failed" else None, config)
+            recorder.record(sub, outcome["autograded"] if entry["status"] != "failed" else None)
             entry.update(seconds=round(outcome["seconds"], 3), log=str(log_file), sandboxed=outcome["sandboxed"],
                          engine=name, run=run, **{k: outcome[k] for k in ("host", "worker", "sandbox_note")
                                                   if k in outcome})
@@ -174,5 +178,6 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
                           "with --resume grades the rest") from None
     finally:
         results.close()
+        recorder.close()
     rows = export_grades(workdir, csv_path)
     return rows, grader_errors
