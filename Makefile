@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test test-slow test-cluster pythons release publish chromium sandbox postgres slurm bench bench-engine bench-build clean help
+.PHONY: site setup test test-slow test-cluster pythons release publish chromium sandbox postgres slurm bench bench-engine bench-scale bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,9 @@ bench: setup  ## benchmark grading: seconds per submission with 1 and 2 workers 
 
 bench-engine: setup  ## benchmark the engines: local pool vs Dask with the same workers, seconds per submission
 	$(BIN)/python benchmarks/bench_engine.py
+
+bench-scale: setup  ## benchmark a whole course: ~1,000 submissions of every assignment, throughput, CPU, peak memory, projection
+	$(BIN)/python benchmarks/bench_scale.py
 
 bench-build: setup  ## benchmark the site: cold build, no-change rebuild, rebuild after editing one chapter
 	$(BIN)/python benchmarks/bench_build.py

@@ -36,10 +36,10 @@ def withdraw_points(gb, sub):
 
 
 class KeptGradebook:
-    """nbgrader's Gradebook, opened once for the whole run: ``with`` it commits instead of closing.
+    """nbgrader's Gradebook, opened once for the whole run: ``with`` it commits (or rolls back) instead of closing.
 
-    nbgrader's steps open a Gradebook of their own on every notebook; each is a new SQLAlchemy engine,
-    which compiles every query again (most of the driver's cost per submission: 87 ms of its 90 ms).
+    nbgrader's steps open a Gradebook of their own on every notebook; each is a new SQLAlchemy engine, which
+    compiles every query again: 55-60 ms per submission instead of 23-26 ms (a run of 110, all assignments).
     """
 
     def __init__(self, db_url):
@@ -58,6 +58,7 @@ class KeptGradebook:
             self.gradebook.db.commit()
         else:
             self.gradebook.db.rollback()
+        return False
 
     def close(self):
         self.gradebook.close()

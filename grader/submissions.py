@@ -152,28 +152,40 @@ def code_problems(nb, released, numbers=None):
     return problems
 
 
+@functools.lru_cache(maxsize=None)
+def released_for_policy(assignment):
+    """(the release's locked helper cells, the top-level lines of its test cells), worked out once per assignment."""
+    released = released_notebook(assignment)
+    given = tuple(c.source for c in released.cells if c.cell_type == "code"
+                  and c.metadata.get("nbgrader", {}).get("locked") and not c.metadata["nbgrader"].get("grade"))
+    tests = frozenset(line for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")
+                      and not c.metadata["nbgrader"].get("solution") for line in c.source.splitlines()
+                      if line.strip() and not line[0].isspace())  # top-level lines only: never a line inside a function
+    return given, tests
+
+
+@functools.lru_cache(maxsize=None)
+def given_helpers_using(assignment, forbidden):
+    """The release's helpers that use a module in ``forbidden`` (a frozenset), sorted."""
+    return sorted(helpers_using(released_for_policy(assignment)[0], forbidden))
+
+
 def policy_deductions(nb, assignment):
     """Parts whose solution breaks the assignment's POLICY lose their points (never gain any).
 
     A part that must do without a module must also do without the setup cell's helpers that use it.
+    A test cell pasted into an answer cell (an accident the repair undoes) brings the test's own torch
+    comparisons with it: lines exactly as the released test cells have them are not the student's code.
     """
     policy, out = assignment_policy(assignment), {}
     if not policy:
         return out
-    released = nbformat.read(EXERCISES / assignment / notebook_name(assignment), as_version=4)
-    given = [c.source for c in released.cells if c.cell_type == "code"
-             and c.metadata.get("nbgrader", {}).get("locked") and not c.metadata["nbgrader"].get("grade")]
-    # A test cell pasted into an answer cell (an accident the repair undoes) brings the test's own torch
-    # comparisons with it: lines exactly as the released test cells have them are not the student's code.
-    tests = {line for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")
-             and not c.metadata["nbgrader"].get("solution") for line in c.source.splitlines()
-             if line.strip() and not line[0].isspace()}  # top-level lines only: never a line inside a function
+    tests = released_for_policy(assignment)[1]
     for label, source in _student_cells(nb):
         source = "\n".join(line for line in source.splitlines() if line not in tests)
         if label in policy:
             forbidden, test_cell, why = policy[label]
-            helpers = sorted(helpers_using(given, forbidden))
-            through = [h for h in helpers if uses_module(source, {h})]
+            through = [h for h in given_helpers_using(assignment, frozenset(forbidden)) if uses_module(source, {h})]
             if uses_module(source, forbidden) or through:
                 via = f" (through the given {', '.join(through)})" if through else ""
                 out[test_cell] = f"{label} uses {', '.join(sorted(forbidden))}{via} ({why}): {test_cell} scores 0"
