@@ -3,21 +3,21 @@
 ``S`` students each hand in all eleven assignments; student ``i`` hands in variant ``i`` (cycling) of each
 assignment's list [the solution, then every mistake of ``tests/bank_<assignment>.py``]. The class is graded once
 with the engine chosen, and the script prints, measured in that run: wall time and throughput; CPU seconds per
-submission of the grading processes (workers, their zygotes and kernels, from ``getrusage`` after the workers
-have exited) and of the driver; the peak memory of the driver, of each worker process, of a worker with its
-zygote and kernels, and of everything together (proportional set size, sampled twice a second: shared pages
-are not counted twice); the median worker seconds per assignment; and, from these, the projected wall time of
-a course of ``--project-students`` × 11 assignments on ``--project-cores`` cores (the assumption is printed).
-Not a test: ``make bench-scale``.
+submission of the driver and of the grading processes (workers, zygotes, kernels: the machine's busy CPU less
+the driver's, so run it on a quiet machine); the peak memory of the driver, of a worker process, of a worker with
+its zygote and kernels, and of everything together (proportional set size, so that pages shared by forked
+kernels count once, sampled twice a second by a process of its own); the median worker seconds per assignment;
+and, from these, the projected wall time of ``--project-students`` × 11 assignments on ``--project-cores`` cores
+(the assumption is printed). Not a test: ``make bench-scale``.
 """
 import argparse
 import json
 import os
-import resource
+import select
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -50,40 +50,39 @@ def make_course(root, size):
     return made
 
 
-class MemorySampler(threading.Thread):
-    """Peak memory (MB) of the driver, of each worker process and of each worker's process tree, every 0.5 s."""
+def busy_cpu():
+    """CPU seconds the whole machine has spent not idle since boot (a cross-check of getrusage's count)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.driver = psutil.Process()
-        self.peak = {"driver_rss": 0.0, "worker_rss": 0.0, "worker_tree_pss": 0.0, "all_pss": 0.0}
-        self.done = threading.Event()
 
-    @staticmethod
-    def pss(proc):
-        try:
-            return proc.memory_full_info().pss / MB
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            return 0.0
+def pss(proc):
+    try:
+        return proc.memory_full_info().pss / MB
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0.0
 
-    def sample(self):
-        peak = self.peak
-        peak["driver_rss"] = max(peak["driver_rss"], self.driver.memory_info().rss / MB)
-        total = self.pss(self.driver)
-        for worker in self.driver.children():
+
+def sample_memory(pid):
+    """Run in a process of its own (its CPU is not the driver's): sample the tree of ``pid`` twice a second until
+    a line arrives on stdin, then print the peaks (MB) and this sampler's own CPU seconds as JSON."""
+    driver = psutil.Process(pid)
+    peak = {"driver_rss": 0.0, "worker_rss": 0.0, "worker_tree_pss": 0.0, "all_pss": 0.0}
+    while not select.select([sys.stdin], [], [], 0.5)[0]:
+        peak["driver_rss"] = max(peak["driver_rss"], driver.memory_info().rss / MB)
+        total = pss(driver)
+        for worker in driver.children():
             try:
                 tree = [worker] + worker.children(recursive=True)
                 peak["worker_rss"] = max(peak["worker_rss"], worker.memory_info().rss / MB)
             except psutil.NoSuchProcess:
                 continue
-            in_tree = sum(self.pss(p) for p in tree)
+            in_tree = sum(pss(p) for p in tree)
             peak["worker_tree_pss"] = max(peak["worker_tree_pss"], in_tree)
             total += in_tree
         peak["all_pss"] = max(peak["all_pss"], total)
-
-    def run(self):
-        while not self.done.wait(0.5):
-            self.sample()
+    own = os.times()
+    print(json.dumps({**peak, "cpu": own.user + own.system}), flush=True)
 
 
 def main():
@@ -95,7 +94,10 @@ def main():
     p.add_argument("--project-students", type=int, default=500, help="projection: students (default: %(default)s)")
     p.add_argument("--project-cores", type=int, default=64, help="projection: cluster cores (default: %(default)s)")
     p.add_argument("--keep", type=Path, help="keep the class and the grading folder here")
+    p.add_argument("--sample", type=int, help=argparse.SUPPRESS)  # the memory sampler's process
     args = p.parse_args()
+    if args.sample:
+        return sample_memory(args.sample)
     prepare_environment()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     made = make_course(tmp / "class", args.size)
@@ -103,32 +105,32 @@ def main():
     print(f"{n} submissions ({len(made)} assignments × {n // len(made)} students), {args.jobs} workers "
           f"({'Dask LocalCluster' if args.cluster else 'local pool'}), {os.cpu_count()} cores, "
           f"load average before {os.getloadavg()[0]:.1f}", flush=True)
-    sampler = MemorySampler()
-    sampler.start()
-    before_self, before_children = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler = subprocess.Popen([sys.executable, __file__, "--sample", str(os.getpid())], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    before_self, before_machine = os.times(), busy_cpu()
     start = time.perf_counter()
     rows, errors = autograde(tmp / "class", tmp / "work", jobs=args.jobs, timeout=args.timeout,
                              cluster=args.cluster, progress=True)
     wall = time.perf_counter() - start
-    sampler.done.set()
-    sampler.join()
-    after_self, after_children = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak, _ = sampler.communicate("stop\n")
+    peak = json.loads(peak)
+    after_self = os.times()
+    machine_cpu = busy_cpu() - before_machine
     driver_cpu = (after_self.user - before_self.user) + (after_self.system - before_self.system)
-    grading_cpu = ((after_children.ru_utime - before_children.ru_utime)
-                   + (after_children.ru_stime - before_children.ru_stime))
+    grading_cpu = machine_cpu - driver_cpu - peak["cpu"]
     status = json.loads((tmp / "work" / "status.json").read_text())
     per_assignment = defaultdict(list)
     for key, entry in status.items():
         if "seconds" in entry:
             per_assignment[key.split("/", 1)[1]].append(entry["seconds"])
     statuses = dict(sorted(Counter(r["status"] for r in rows).items()))
-    peak = sampler.peak
 
     print(f"graded: {len(rows)} rows, {errors} grader errors, statuses {statuses}")
     print(f"wall {wall:.0f} s: {n / wall:.2f} submissions/s, {wall / n:.3f} s per submission; "
           f"load average after {os.getloadavg()[0]:.1f}")
-    print(f"CPU per submission: grading processes {grading_cpu / n:.3f} s, driver {driver_cpu / n:.3f} s "
-          f"(the driver checks, stages, records and exports)")
+    print(f"CPU per submission: driver {driver_cpu / n:.3f} s (it checks, stages, records and exports); grading "
+          f"{grading_cpu / n:.3f} s (workers, zygotes, kernels: the machine's busy CPU over the run, less the driver's "
+          f"and the memory sampler's {peak['cpu']:.0f} s; anything else running here counts too: run it alone)")
     print(f"peak memory: driver {peak['driver_rss']:.0f} MB RSS; one worker process {peak['worker_rss']:.0f} MB RSS; "
           f"one worker with its zygote and kernels {peak['worker_tree_pss']:.0f} MB PSS; "
           f"everything {peak['all_pss']:.0f} MB PSS")
