@@ -39,3 +39,18 @@ def check_two(grades, mistaken):
     rows = {row["student"]: row for row in csv.DictReader(io.StringIO(grades))}
     assert [rows[s]["status"] for s in ("correct", mistaken)] == ["graded", "graded"], rows
     assert float(rows[mistaken]["score"]) < float(rows["correct"]["score"]), rows
+
+
+_graded = []  # the one local grading of a test run, shared by the modules that compare with it
+
+
+def graded_locally(tmp_path_factory):
+    """(submissions folder, the mistaken student, their grades.csv from ``--jobs 1``), made once per run."""
+    if not _graded:
+        root = tmp_path_factory.mktemp("two")
+        mistaken = write_two(root / "submitted")
+        autograde(root / "submitted", root / "local", "--jobs", 1)
+        grades = (root / "local" / "grades.csv").read_text()
+        check_two(grades, mistaken)
+        _graded.append((root / "submitted", mistaken, grades))
+    return _graded[0]

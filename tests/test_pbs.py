@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster_grading import autograde, check_two, write_two
+from cluster_grading import graded_locally
 from slurm_cluster import single_node_slurm
 
 pytestmark = pytest.mark.cluster
@@ -29,13 +29,9 @@ def queued(slurm):
     return jobs
 
 
-def test_autograde_through_pbs_job_scripts_gives_the_local_grades(tmp_path):
+def test_autograde_through_pbs_job_scripts_gives_the_local_grades(tmp_path, tmp_path_factory):
     assert shutil.which("qsub") and shutil.which("qdel"), "no qsub/qdel: `make slurm` installs slurm-wlm-torque"
-    submissions = tmp_path / "submitted"
-    mistaken = write_two(submissions)
-    autograde(submissions, tmp_path / "local", "--jobs", 1)
-    local = (tmp_path / "local" / "grades.csv").read_text()
-    check_two(local, mistaken)
+    submissions, _, local = graded_locally(tmp_path_factory)
     config = tmp_path / "cluster.toml"
     config.write_text(f'jobs = 1\ncores = 1\nmemory = "4GB"\nwalltime = "00:20:00"\nqueue = "debug"\n'
                       f'job_name = "rnn-pbs"\npython = "{sys.executable}"\n')

@@ -17,7 +17,7 @@ import time
 import dask
 import pytest
 
-from cluster_grading import autograde, check_two, write_two
+from cluster_grading import autograde, graded_locally
 from grader import engine
 from grader.__main__ import main
 from grader.course import CourseError
@@ -161,13 +161,7 @@ def tls_cluster(tmp_path_factory, certificates):
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory):
-    """(submissions folder, the mistaken student, grades.csv of the local default with --jobs 1)."""
-    root = tmp_path_factory.mktemp("two")
-    mistaken = write_two(root / "submitted")
-    autograde(root / "submitted", root / "local", "--jobs", 1)
-    grades = (root / "local" / "grades.csv").read_text()
-    check_two(grades, mistaken)
-    return root / "submitted", mistaken, grades
+    return graded_locally(tmp_path_factory)
 
 
 def workers_of(workdir):
