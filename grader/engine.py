@@ -54,13 +54,11 @@ def cluster_client(scheduler=None, cluster=None, cluster_config=None, jobs=1):
         security = scheduler_security(scheduler)
         try:
             client = Client(scheduler, security=security, timeout=30)
-        except CommClosedError as err:
-            if not scheduler.startswith("tls://"):
-                raise CourseError(f"--scheduler {scheduler}: no Dask scheduler answers there ({err})") from None
-            raise CourseError(f"--scheduler {scheduler}: the TLS handshake failed, so the scheduler or this grader "
-                              f"refused the other's certificate (is --tls-ca-file the CA that signed the scheduler's "
-                              f"certificate, and --tls-cert one it accepts?): {err}") from None
         except (OSError, TimeoutError) as err:
+            if isinstance(err, CommClosedError) and scheduler.startswith("tls://"):
+                raise CourseError(f"--scheduler {scheduler}: the TLS handshake failed, so the scheduler or this "
+                                  "grader refused the other's certificate (is --tls-ca-file the CA that signed the "
+                                  f"scheduler's certificate, and --tls-cert one it accepts?): {err}") from None
             raise CourseError(f"--scheduler {scheduler}: no Dask scheduler answers there ({err})") from None
         return client, None
     if cluster == "local":
@@ -122,7 +120,8 @@ def scheduler_security(scheduler):
     try:
         security.get_connection_args("client")  # loads the CA, the certificate and its key
     except (ssl.SSLError, ValueError) as err:
-        files = ", ".join(getattr(security, field) for field in TLS_FILES if getattr(security, field))
+        files = ", ".join(value if "\n" not in value else "(PEM text)"
+                          for value in (getattr(security, field) for field in TLS_FILES) if value)
         hint = "" if security.tls_client_key else " (without --tls-key the key must follow the certificate in its file)"
         raise CourseError(f"--scheduler {scheduler}: the TLS files {files} do not load as a CA certificate, "
                           f"a certificate and its key{hint}: {err}") from None
