@@ -48,10 +48,10 @@ postgres:  ## install Debian's PostgreSQL 15 server programs for the gradebook t
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; } || \
 	  { echo "The PostgreSQL gradebook test needs PostgreSQL 15: run 'apt-get install postgresql-15' as root"; exit 1; }
 
-slurm:  ## install Debian's slurm-wlm and munge for `make test-cluster`, if they are missing
-	@{ PATH="$$PATH:/usr/sbin"; command -v slurmd && command -v slurmctld && command -v munged; } >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; } || \
-	  { echo "The Slurm tests need Slurm and munge: run 'apt-get install slurm-wlm munge' as root"; exit 1; }
+slurm:  ## install Debian's slurm-wlm, munge and slurm-wlm-torque (PBS's qsub/qdel over Slurm) for `make test-cluster`, if missing
+	@{ PATH="$$PATH:/usr/sbin"; command -v slurmd && command -v slurmctld && command -v munged && command -v qsub; } >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge slurm-wlm-torque >/dev/null; } || \
+	  { echo "The Slurm and PBS tests need Slurm, munge and Slurm's Torque wrappers: run 'apt-get install slurm-wlm munge slurm-wlm-torque' as root"; exit 1; }
 
 publish: site  ## the folder to publish, _build/publish: the site without build reports, after a leak check
 	$(BIN)/python -m grader publish --site _build/html --out _build/publish

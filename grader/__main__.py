@@ -17,6 +17,7 @@ def _release(args):
 
 
 def _autograde(args):
+    _scheduler_tls(args)
     from grader.autograde import autograde
 
     rows, grader_errors = autograde(args.submissions, args.workdir, jobs=args.jobs, timeout=args.timeout,
@@ -34,6 +35,20 @@ def _autograde(args):
     print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no submissions found")
     print(f"grades: {Path(args.csv) if args.csv else Path(args.workdir) / 'grades.csv'}")
     return 2 if grader_errors else 0
+
+
+def _scheduler_tls(args):
+    """--tls-* become the Dask client's TLS settings; a tls:// scheduler's missing or unloadable files stop the run now."""
+    given = [name for name, value in (("--tls-ca-file", args.tls_ca_file), ("--tls-cert", args.tls_cert),
+                                      ("--tls-key", args.tls_key)) if value is not None]
+    if given and not (args.scheduler or "").startswith("tls://"):
+        raise CourseError(f"{', '.join(given)}: only for --scheduler tls://HOST:PORT, a scheduler that uses TLS "
+                          "(with --cluster slurm|pbs, tls_directory in the cluster configuration makes the keys)")
+    if args.scheduler:
+        from grader import engine
+
+        engine.use_tls_files(args.tls_ca_file, args.tls_cert, args.tls_key)
+        engine.scheduler_security(args.scheduler)
 
 
 def _feedback(args):
@@ -134,13 +149,21 @@ def parser():
     where = a.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="grade on a running Dask cluster: its scheduler's address (workers: `dask worker "
-                            "tcp://HOST:PORT --nthreads 1`, with this course installed)")
+                            "tcp://HOST:PORT --nthreads 1`, with this course installed); tls://HOST:PORT for one "
+                            "that uses TLS, with --tls-ca-file and --tls-cert")
     where.add_argument("--cluster", choices=["local", "slurm", "pbs"],
                        help="start a Dask cluster for this run: local (a LocalCluster of --jobs workers), or "
                             "workers as Slurm/PBS batch jobs (dask-jobqueue, configured by --cluster-config)")
     a.add_argument("--cluster-config", type=Path, metavar="FILE",
                    help="the batch cluster's settings for --cluster slurm|pbs (queue, cores, memory, walltime, "
                         "the Python to use; see README)")
+    tls = "for --scheduler tls://...: {} (PEM); default: Dask's configuration distributed.comm.tls.{}"
+    a.add_argument("--tls-ca-file", type=Path, metavar="FILE",
+                   help=tls.format("the CA certificate that signed the scheduler's certificate", "ca-file"))
+    a.add_argument("--tls-cert", type=Path, metavar="FILE",
+                   help=tls.format("this grader's client certificate (its key may follow it in the file)",
+                                   "client.cert"))
+    a.add_argument("--tls-key", type=Path, metavar="FILE", help=tls.format("its private key", "client.key"))
     a.add_argument("--resume", action="store_true",
                    help="continue the last run (after Ctrl-C or a crash): keep what it recorded, grade the rest")
     a.add_argument("--student", action="append", metavar="ID",
