@@ -45,10 +45,10 @@ def _scheduler_tls(args):
         raise CourseError(f"{', '.join(given)}: only for --scheduler tls://HOST:PORT, a scheduler that uses TLS "
                           "(with --cluster slurm|pbs, tls_directory in the cluster configuration makes the keys)")
     if args.scheduler:
-        from grader import engine
+        from grader import dask_tls
 
-        engine.use_tls_files(args.tls_ca_file, args.tls_cert, args.tls_key)
-        engine.scheduler_security(args.scheduler)
+        dask_tls.use_tls_files(args.tls_ca_file, args.tls_cert, args.tls_key)
+        dask_tls.scheduler_security(args.scheduler)
 
 
 def _feedback(args):

@@ -18,7 +18,7 @@ import dask
 import pytest
 
 from cluster_grading import autograde, graded_locally
-from grader import engine
+from grader import dask_tls, engine
 from grader.__main__ import main
 from grader.course import CourseError
 from slurm_cluster import single_node_slurm
@@ -101,14 +101,14 @@ def test_dask_configuration_gives_the_client_its_files(dask_config, certificates
     files = {key: str(certificates[name]) for key, name in (("ca-file", "ca"), ("client.cert", "cert"),
                                                             ("client.key", "key"))}
     dask.config.set({f"distributed.comm.tls.{key}": path for key, path in files.items()})
-    security = engine.scheduler_security("tls://127.0.0.1:1")
+    security = dask_tls.scheduler_security("tls://127.0.0.1:1")
     assert [security.tls_ca_file, security.tls_client_cert, security.tls_client_key] == list(files.values())
     dask.config.set({"distributed.comm.tls.client.key": None})
     with pytest.raises(CourseError, match="without --tls-key the key must follow the certificate in its file"):
-        engine.scheduler_security("tls://127.0.0.1:1")
+        dask_tls.scheduler_security("tls://127.0.0.1:1")
     dask.config.set({"distributed.comm.tls.client.cert": None})
     with pytest.raises(CourseError, match=r"no client certificate \(--tls-cert"):
-        engine.scheduler_security("tls://127.0.0.1:1")
+        dask_tls.scheduler_security("tls://127.0.0.1:1")
 
 
 class TLSCluster:
