@@ -408,9 +408,9 @@ def test_a_local_worker_killed_mid_notebook_costs_no_row_and_leaves_no_scratch_f
             cell.source += "\nimport time\ntime.sleep(6)\n"  # long enough to be killed in the middle of it
     write_submission(root, "sleeper", A, f"{A}.ipynb", nb)
     grade(root, "--workdir", tmp_path / "one", "--jobs", 1)
+    log = open(tmp_path / "driver.log", "w")  # a file, not a pipe: a process left behind cannot hold the test
     driver = subprocess.Popen([sys.executable, "-m", "grader", "autograde", str(root), "--workdir",
-                               str(tmp_path / "two"), "--jobs", "2", "--quiet"], cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               str(tmp_path / "two"), "--jobs", "2", "--quiet"], cwd=REPO, stdout=log, stderr=log)
     killed = None
     deadline = time.monotonic() + 1200
     while killed is None and time.monotonic() < deadline and driver.poll() is None:
@@ -420,11 +420,38 @@ def test_a_local_worker_killed_mid_notebook_costs_no_row_and_leaves_no_scratch_f
                 killed = pid
                 break
         time.sleep(0.2)
-    out, _ = driver.communicate(timeout=900)
+    driver.wait(timeout=900)
     assert killed, "no worker was ever seen grading the sleeper"
-    assert driver.returncode == 0, out
+    assert driver.returncode == 0, (tmp_path / "driver.log").read_text()
     assert (tmp_path / "two" / "grades.csv").read_text() == (tmp_path / "one" / "grades.csv").read_text()
     rows = csv_rows(tmp_path / "two")
     assert len({(r["student"], r["assignment"]) for r in rows}) == len(rows) == 4
     assert status(tmp_path / "two")[f"sleeper/{A}"]["worker"] != f"local pid {killed}"  # graded again, elsewhere
     assert not list(Path(tempfile.gettempdir()).glob(f"rnnw-{killed}-*"))  # removed by the next worker
+    time.sleep(2)
+    assert not left_behind(str(tmp_path)), "processes of the run outlived it"
+
+
+def left_behind(mark):
+    """Processes whose command line names ``mark`` (a sandboxed kernel's or zygote's names the folders it hides)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if mark in " ".join(process.cmdline()):
+                found.append((process.pid, " ".join(process.cmdline())[:200]))
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_a_kernel_launcher_whose_worker_is_gone_starts_no_kernel(tmp_path):
+    """A worker killed while its kernel starts: the launcher, already an orphan, must not start a kernel for no one."""
+    env = {k: v for k, v in os.environ.items() if k != "RNN_GRADER_ZYGOTE"}
+    env["JPY_PARENT_PID"] = str(os.getppid())  # not the launcher's parent (this process): as if its worker had died
+    done = subprocess.run([sys.executable, "-m", "grader.limited_kernel", "--memory-mb", "2048", "--cpu-seconds", "20",
+                           "--file-mb", "16", "-f", str(tmp_path / "kernel.json")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and f"(pid {env['JPY_PARENT_PID']}) is gone" in done.stderr, done.stderr
+    assert not (tmp_path / "kernel.json").exists()  # no kernel wrote its connection file
