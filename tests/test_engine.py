@@ -319,12 +319,13 @@ def test_the_local_pool_grades_again_what_a_dying_worker_held(tmp_path):
     assert {i: o["value"] for i, o in outcomes.items() if i != 4} == {i: i for i in range(6) if i != 4}
 
 
-def test_a_task_that_kills_every_local_worker_fails_as_killed_and_the_others_are_graded():
+def test_a_task_that_kills_every_local_worker_fails_as_killed_and_the_others_are_graded(tmp_path):
     from grader.autograde import failure_reason
     from grader.engine import ALLOWED_FAILURES
 
-    tasks = [{"value": v, "sleep": 0.3} for v in range(5)]
-    tasks[1]["kill"] = True
+    tasks = [{"value": v, "sleep": 0.5} for v in range(5)]
+    tasks[0].update(started=str(tmp_path / "started"), sleep=3)  # still running when task 1 kills its worker
+    tasks[1].update(kill=True, after=str(tmp_path / "started"))
     outcomes = run_pool(tasks)
     killed = outcomes.pop(1)
     assert killed["killed"] and killed["deaths"] == ALLOWED_FAILURES + 1 and not killed["success"]
@@ -332,7 +333,7 @@ def test_a_task_that_kills_every_local_worker_fails_as_killed_and_the_others_are
     reason = failure_reason(killed, 30)
     assert f"the local pool's worker process died each of the {ALLOWED_FAILURES + 1} times" in reason, reason
     assert {i: o.get("value") for i, o in outcomes.items()} == {0: 0, 2: 2, 3: 3, 4: 4}  # none charged for it
-    assert run_pool(tasks, allowed_failures=0)[1]["deaths"] == 1  # the limit is the caller's
+    assert run_pool(tasks[1:2], allowed_failures=0)[0]["deaths"] == 1  # the limit is the caller's
 
 
 def test_closing_the_local_pool_does_not_wait_for_the_tasks_still_running():
