@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import socket
-import stat
 import sys
 import tempfile
 import threading
@@ -80,7 +79,7 @@ def remove_stale_scratch(folder=None):
         pid = path.name[len(SCRATCH_PREFIX):].split("-")[0]
         try:
             info = path.lstat()
-            if not pid.isdigit() or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            if not pid.isdigit() or info.st_uid != os.getuid():
                 continue
             if psutil.Process(int(pid)).create_time() <= info.st_mtime:
                 continue  # its worker (or, at worst, a process as old as it) still runs
@@ -88,7 +87,7 @@ def remove_stale_scratch(folder=None):
             pass
         except OSError:  # gone meanwhile (another worker cleaning up too)
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)  # refuses a link (and a file): only folders go
 
 
 class Worker:
