@@ -32,8 +32,10 @@ def failure_reason(outcome, timeout, limits=None):
     if outcome.get("refused"):
         return f"{outcome['refused']}: grade it on a machine where bubblewrap runs"
     if outcome.get("killed"):
-        return ("it took down every worker that graded it (Dask's KilledWorker: the worker process died each time, "
-                "out of memory or killed): an instructor should read the log and grade it by hand")
+        how = (f"the local pool's worker process died each of the {outcome['deaths']} times" if outcome.get("deaths")
+               else "Dask's KilledWorker: the worker process died each time")
+        return (f"it took down every worker that graded it ({how}, out of memory or killed): an instructor should "
+                "read the log and grade it by hand")
     if outcome.get("no_cell_ran"):
         cap = f" (now {limits['memory_mb']} MB)" if limits else ""
         return ("the grading kernel could not start (tried twice): the grading machine's problem, not the notebook's; "

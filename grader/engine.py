@@ -13,11 +13,14 @@ submission is done, in whatever order the workers finish. The engines:
 An exception in a task comes back as an outcome with ``grader_error`` set: the rest of the class is graded.
 """
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from grader import grade_task
 from grader.course import CourseError
 
+ALLOWED_FAILURES = 3  # a task in more broken local pools than this fails as killed (Dask's allowed-failures default)
 WORKER_WAIT = {"scheduler": 120, "local": 120, "batch": 3600}  # seconds to wait for a first worker (batch: queued)
 
 
@@ -26,22 +29,69 @@ def failed(err, **extra):
             "autograded": None, **extra}
 
 
-def local_pool(tasks, settings, jobs):
-    """Grade on ``jobs`` spawned processes of this machine, each set up once."""
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))), mp_context=context,
-                               initializer=grade_task.warm, initargs=(settings,))
-    finished = False
+def local_pool(tasks, settings, jobs, work=grade_task.grade, warm=grade_task.warm, allowed_failures=ALLOWED_FAILURES):
+    """Grade on ``jobs`` spawned processes of this machine, each set up once; survive a worker that dies.
+
+    A worker that dies (killed, out of memory, a crash) breaks Python's whole pool: a new pool is started and
+    every task not yet done is run again, none lost, none yielded twice. The tasks that were running on the broken
+    pool are suspects: they run next one at a time, alone on a pool of one, so a pool that breaks then was broken
+    by that task. A task running in more than ``allowed_failures`` broken pools (Dask's rule) comes back as
+    ``failed(..., killed=True)``. ``work(settings, task)`` grades one task and ``warm(settings)`` sets a worker up
+    (module-level functions: they are pickled).
+    """
+    waiting = deque(range(len(tasks)))  # indices not yet graded, in order
+    suspects, deaths = deque(), Counter()  # tasks running when a pool broke; how many broken pools each ran in
+    while waiting or suspects:
+        queue, width = (suspects, 1) if suspects else (waiting, max(1, min(jobs, len(waiting))))
+        lost = yield from _pool_round(tasks, settings, work, warm, queue, width)
+        for i in lost:
+            deaths[i] += 1
+            if deaths[i] > allowed_failures:
+                yield i, failed(BrokenProcessPool(f"its worker process died each of the {deaths[i]} times it graded "
+                                                  "it"), killed=True, deaths=deaths[i])
+            else:
+                suspects.append(i)
+
+
+def _pool_round(tasks, settings, work, warm, queue, width):
+    """Grade the indices taken from ``queue`` on a new pool of ``width`` processes; yield (index, outcome) as done.
+
+    At most ``width`` tasks are out at a time, so each one out is on a worker (none merely queued behind one
+    that dies). Returns the indices that were out when a worker died (the pool is then broken), else [].
+    """
+    pool = ProcessPoolExecutor(max_workers=width, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=warm, initargs=(settings,))
+    running, done, finished = {}, [], False
     try:
-        futures = {pool.submit(grade_task.grade, settings, task): i for i, task in enumerate(tasks)}
-        for future in as_completed(futures):
-            try:
-                yield futures[future], future.result()
-            except Exception as err:  # the grader itself broke on this one; keep going with the rest
-                yield futures[future], failed(err, grader_error=True)
-        finished = True
+        while True:
+            while queue and len(running) < width:  # hand out more before yielding: the driver's records take long
+                try:
+                    running[pool.submit(work, settings, tasks[queue[0]])] = queue[0]
+                except BrokenProcessPool:  # broke since the last wait (with nothing out: a new round)
+                    break
+                queue.popleft()
+            for future in done:
+                yield running.pop(future), outcome_of(future)
+            if not running:
+                finished = True
+                return []
+            done = wait(running, return_when=FIRST_COMPLETED).done
+            if any(isinstance(future.exception(), BrokenProcessPool) for future in done):
+                for future in wait(running).done:  # a broken pool ends every future it holds
+                    if not isinstance(future.exception(), BrokenProcessPool):  # finished before the worker died
+                        yield running.pop(future), outcome_of(future)
+                finished = True
+                return sorted(running.values())
     finally:  # interrupted (Ctrl-C, or the driver stops reading): do not wait for the notebooks still running
         pool.shutdown(wait=finished, cancel_futures=True)
+
+
+def outcome_of(future):
+    """A finished task's outcome; an exception in it (the grader itself broke) is an outcome too."""
+    try:
+        return future.result()
+    except Exception as err:  # keep going with the rest of the class
+        return failed(err, grader_error=True)
 
 
 def cluster_client(scheduler=None, cluster=None, cluster_config=None, jobs=1):

@@ -23,10 +23,13 @@ import time
 import warnings
 from pathlib import Path
 
+import psutil
+
 from grader import sandbox, zygote
 from grader.course import install_grading_kernel, nbgrader_config, notebook_name, prepare_environment
 from grader.verdicts import FatalCell
 
+SCRATCH_PREFIX = "rnnw-"  # a worker's scratch folder: rnnw-<pid>-<random>, in the temp folder
 TIMEOUT_MARK = "Timeout waiting for execute reply"  # nbgrader's log line when it interrupts a cell
 MAX_SKIPPED_CELLS = 3  # a notebook whose cells keep killing the kernel is failed after this many
 
@@ -66,6 +69,27 @@ def probe(sandbox_mode):
     return {"host": socket.gethostname(), "reason": "" if sandbox_mode == "off" else sandbox.unavailable_reason()}
 
 
+def remove_stale_scratch(folder=None):
+    """Remove the scratch folders of this user's dead workers (a worker killed by a signal never runs atexit).
+
+    Stale: named ``rnnw-<pid>-*``, a folder (not a link) of this user, and no process ``pid`` runs that started
+    before the folder last changed (a pid reused since does not keep it).
+    """
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = path.name[len(SCRATCH_PREFIX):].split("-")[0]
+        try:
+            info = path.lstat()
+            if not pid.isdigit() or info.st_uid != os.getuid():
+                continue
+            if psutil.Process(int(pid)).create_time() <= info.st_mtime:
+                continue  # its worker (or, at worst, a process as old as it) still runs
+        except psutil.NoSuchProcess:
+            pass
+        except OSError:  # gone meanwhile (another worker cleaning up too)
+            continue
+        shutil.rmtree(path, ignore_errors=True)  # refuses a link (and a file): only folders go
+
+
 class Worker:
     """A worker's scratch course and nbgrader, set up once per process (nbgrader's import alone costs ~2 s)."""
 
@@ -84,7 +108,8 @@ class Worker:
         self.sandboxed = mode != "off" and not reason
         self.note = "no sandbox (--sandbox off)" if mode == "off" else f"no sandbox: {reason}" if reason else ""
         self.refusal = f"--sandbox on, but on {socket.gethostname()} {reason}" if mode == "on" and reason else ""
-        self.scratch = Path(tempfile.mkdtemp(prefix="rnnw-"))  # the launch log here is never bound into a kernel
+        remove_stale_scratch()
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))  # never bound into a kernel
         atexit.register(shutil.rmtree, self.scratch, True)
         self.course = self.scratch / "course"
         self.course.mkdir()
@@ -196,9 +221,16 @@ def _worker_for(settings):
 
 
 def warm(settings):
-    """Set the worker up before its first task (the local pool's initializer)."""
-    with _lock:
-        _worker_for(settings)
+    """Set the worker up before its first task (the local pool's initializer).
+
+    If that fails, the first task sets up again and returns the error as its outcome: an initializer that raises
+    would end its process, which breaks the pool and looks like a task that killed its worker.
+    """
+    try:
+        with _lock:
+            _worker_for(settings)
+    except Exception:  # raised again by the task, which returns it as its outcome
+        pass
 
 
 def grade(settings, task):

@@ -31,6 +31,7 @@ LAUNCH_LOG_ENV = "RNN_GRADER_LAUNCH_LOG"
 SECRET_ENV = ("PGPASSWORD", "PGPASSFILE")
 ZYGOTE_ENV = "RNN_GRADER_ZYGOTE"  # the control socket of the worker's zygote (grader.zygote), when it has one
 ZYGOTE_MAX_MESSAGE = 1 << 20  # the longest message of the zygote's protocol
+PR_SET_PDEATHSIG = 1
 
 
 def apply_limits(memory_mb, cpu_seconds, file_mb):
@@ -123,6 +124,22 @@ def launch_from_zygote(control, connection_file, limits, sandboxed, hide):
             return reply["exit"]
 
 
+def die_with_worker():
+    """Die with the worker that started this launcher (``$JPY_PARENT_PID``, set by jupyter_client; "1": none).
+
+    Set before anything starts, then checked: a worker killed while this launcher started would otherwise leave
+    behind a kernel nobody talks to, forever (bwrap's --die-with-parent would watch init by then).
+    """
+    worker = os.environ.get("JPY_PARENT_PID", "1")
+    if not worker.isdigit() or worker == "1":
+        return
+    import ctypes
+
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # kept through exec (bwrap, ipykernel)
+    if os.getppid() != int(worker):
+        sys.exit(f"grader.limited_kernel: the worker that started this kernel (pid {worker}) is gone")
+
+
 def exit_like(code):
     """Leave as the forked kernel did: with its exit code, or killed by the same signal."""
     if code < 0:
@@ -133,6 +150,7 @@ def exit_like(code):
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    die_with_worker()
     for name in SECRET_ENV:
         os.environ.pop(name, None)
     control = os.environ.pop(ZYGOTE_ENV, None)

@@ -3,7 +3,8 @@
 The ``cluster`` tests start a Dask scheduler and two workers as separate processes on 127.0.0.1
 (``dask scheduler``, ``dask worker``) and grade a class of chapter 4 submissions through the
 command line; they are slow, so ``make test-cluster`` (``pytest -m cluster``) runs them. The rest
-run by default.
+run by default, among them the local pool's faults (stand-in tasks in ``pool_tasks``, and a class whose
+worker is killed in the middle of a notebook).
 """
 import csv
 import json
@@ -11,7 +12,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -291,3 +294,165 @@ def test_cluster_batch_systems_need_their_configuration():
 
     with pytest.raises(CourseError, match="--cluster slurm"):
         make_cluster("slurm", None)
+
+
+# ---- the local pool: a worker that dies, and the scratch folders dead workers leave -------------------------------
+
+def run_pool(tasks, jobs=2, **kw):
+    """{index: outcome} from grader.engine.local_pool on stand-in tasks, checking each index comes back once."""
+    import pool_tasks
+    from grader.engine import local_pool
+
+    results = list(local_pool(tasks, {}, jobs, work=pool_tasks.work, warm=pool_tasks.ready, **kw))
+    indices = [i for i, _ in results]
+    assert sorted(indices) == list(range(len(tasks))), f"lost or doubled: {indices}"
+    return dict(results)
+
+
+def test_the_local_pool_grades_again_what_a_dying_worker_held(tmp_path):
+    tasks = [{"value": v, "sleep": 0.3} for v in range(6)]
+    tasks[2]["kill_once"] = str(tmp_path / "killed")  # its worker dies the first time: the pool breaks
+    tasks[4]["raise"] = "the grader broke"
+    outcomes = run_pool(tasks)
+    assert (tmp_path / "killed").exists()
+    assert outcomes[4]["grader_error"] and "the grader broke" in outcomes[4]["error"]
+    assert {i: o["value"] for i, o in outcomes.items() if i != 4} == {i: i for i in range(6) if i != 4}
+
+
+def test_a_task_that_kills_every_local_worker_fails_as_killed_and_the_others_are_graded(tmp_path):
+    from grader.autograde import failure_reason
+    from grader.engine import ALLOWED_FAILURES
+
+    tasks = [{"value": v, "sleep": 0.5} for v in range(5)]
+    tasks[0].update(started=str(tmp_path / "started"), sleep=3)  # still running when task 1 kills its worker
+    tasks[1].update(kill=True, after=str(tmp_path / "started"))
+    outcomes = run_pool(tasks)
+    killed = outcomes.pop(1)
+    assert killed["killed"] and killed["deaths"] == ALLOWED_FAILURES + 1 and not killed["success"]
+    assert "BrokenProcessPool" in killed["error"]
+    reason = failure_reason(killed, 30)
+    assert f"the local pool's worker process died each of the {ALLOWED_FAILURES + 1} times" in reason, reason
+    assert {i: o.get("value") for i, o in outcomes.items()} == {0: 0, 2: 2, 3: 3, 4: 4}  # none charged for it
+    assert run_pool(tasks[1:2], allowed_failures=0)[0]["deaths"] == 1  # the limit is the caller's
+
+
+def test_closing_the_local_pool_does_not_wait_for_the_tasks_still_running():
+    """What Ctrl-C in the driver does: the generator is closed while notebooks run."""
+    import pool_tasks
+    from grader.engine import local_pool
+
+    tasks = [{"value": 0}, {"value": 1, "sleep": 8}, {"value": 2, "sleep": 8}]
+    results = local_pool(tasks, {}, 2, work=pool_tasks.work, warm=pool_tasks.ready)
+    assert next(results)[0] == 0
+    start = time.monotonic()
+    results.close()
+    assert time.monotonic() - start < 4
+
+
+def test_a_starting_worker_removes_only_the_scratch_folders_of_dead_workers(tmp_path, monkeypatch):
+    import psutil
+
+    from grader.grade_task import remove_stale_scratch
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(ended.stdout)
+    stale = tmp_path / f"rnnw-{dead}-abc"
+    (stale / "course").mkdir(parents=True)
+    live = tmp_path / f"rnnw-{os.getpid()}-abc"  # this process runs: its folder is in use
+    live.mkdir()
+    reused = tmp_path / f"rnnw-{os.getpid()}-old"  # last changed before this process started: another's, long dead
+    reused.mkdir()
+    before = psutil.Process().create_time() - 60
+    os.utime(reused, (before, before))
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / f"rnnw-{dead}-link"
+    link.symlink_to(target)
+    unnamed = tmp_path / "rnnw-abcdefgh"  # the old name, without a pid: whose it is cannot be told
+    unnamed.mkdir()
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(tmp_path).st_uid + 1)  # as another user: nothing is ours
+    remove_stale_scratch(tmp_path)
+    assert stale.exists() and reused.exists()
+    monkeypatch.undo()
+    remove_stale_scratch(tmp_path)
+    assert not stale.exists() and not reused.exists()
+    assert live.exists() and link.is_symlink() and target.exists() and unnamed.exists()
+
+
+def spawn_workers(pid):
+    """The local pool's worker processes under the driver ``pid``."""
+    import psutil
+
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.append(child.pid)
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_a_local_worker_killed_mid_notebook_costs_no_row_and_leaves_no_scratch_folder(tmp_path):
+    root = tmp_path / "class"
+    write_submission(root, "correct", A, f"{A}.ipynb", filled(A))
+    write_submission(root, "untouched", A, f"{A}.ipynb", blank(A))
+    (_, name), mistake = next(item for item in sorted(banks().items()) if item[0][0] == A)
+    write_submission(root, mistake_student(A, name), A, f"{A}.ipynb", filled(A, {mistake.cell: mistake.code}))
+    nb = filled(A)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "rnn_step":
+            cell.source += "\nimport time\ntime.sleep(6)\n"  # long enough to be killed in the middle of it
+    write_submission(root, "sleeper", A, f"{A}.ipynb", nb)
+    grade(root, "--workdir", tmp_path / "one", "--jobs", 1)
+    log = open(tmp_path / "driver.log", "w")  # a file, not a pipe: a process left behind cannot hold the test
+    driver = subprocess.Popen([sys.executable, "-m", "grader", "autograde", str(root), "--workdir",
+                               str(tmp_path / "two"), "--jobs", "2", "--quiet"], cwd=REPO, stdout=log, stderr=log)
+    killed = None
+    deadline = time.monotonic() + 1200
+    while killed is None and time.monotonic() < deadline and driver.poll() is None:
+        for pid in spawn_workers(driver.pid):
+            if student_in_kernel(pid) == "sleeper":
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+                break
+        time.sleep(0.2)
+    driver.wait(timeout=900)
+    assert killed, "no worker was ever seen grading the sleeper"
+    assert driver.returncode == 0, (tmp_path / "driver.log").read_text()
+    assert (tmp_path / "two" / "grades.csv").read_text() == (tmp_path / "one" / "grades.csv").read_text()
+    rows = csv_rows(tmp_path / "two")
+    assert len({(r["student"], r["assignment"]) for r in rows}) == len(rows) == 4
+    assert status(tmp_path / "two")[f"sleeper/{A}"]["worker"] != f"local pid {killed}"  # graded again, elsewhere
+    assert not list(Path(tempfile.gettempdir()).glob(f"rnnw-{killed}-*"))  # removed by the next worker
+    time.sleep(2)
+    assert not left_behind(str(tmp_path)), "processes of the run outlived it"
+
+
+def left_behind(mark):
+    """Processes whose command line names ``mark`` (a sandboxed kernel's or zygote's names the folders it hides)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if mark in " ".join(process.cmdline()):
+                found.append((process.pid, " ".join(process.cmdline())[:200]))
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_a_kernel_launcher_whose_worker_is_gone_starts_no_kernel(tmp_path):
+    """A worker killed while its kernel starts: the launcher, already an orphan, must not start a kernel for no one."""
+    env = {k: v for k, v in os.environ.items() if k != "RNN_GRADER_ZYGOTE"}
+    env["JPY_PARENT_PID"] = str(os.getppid())  # not the launcher's parent (this process): as if its worker had died
+    done = subprocess.run([sys.executable, "-m", "grader.limited_kernel", "--memory-mb", "2048", "--cpu-seconds", "20",
+                           "--file-mb", "16", "-f", str(tmp_path / "kernel.json")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and f"(pid {env['JPY_PARENT_PID']}) is gone" in done.stderr, done.stderr
+    assert not (tmp_path / "kernel.json").exists()  # no kernel wrote its connection file
