@@ -61,7 +61,7 @@ def _pool_round(tasks, settings, work, warm, queue, width):
     """
     pool = ProcessPoolExecutor(max_workers=width, mp_context=multiprocessing.get_context("spawn"),
                                initializer=warm, initargs=(settings,))
-    running, done, finished = {}, [], False
+    running, outcomes, finished = {}, [], False
     try:
         while True:
             while queue and len(running) < width:  # hand out more before yielding: the driver's records take long
@@ -70,8 +70,7 @@ def _pool_round(tasks, settings, work, warm, queue, width):
                 except BrokenProcessPool:  # broke since the last wait (with nothing out: a new round)
                     break
                 queue.popleft()
-            for future in done:
-                yield running.pop(future), outcome_of(future)
+            yield from outcomes
             if not running:
                 finished = True
                 return []
@@ -82,6 +81,7 @@ def _pool_round(tasks, settings, work, warm, queue, width):
                         yield running.pop(future), outcome_of(future)
                 finished = True
                 return sorted(running.values())
+            outcomes = [(running.pop(future), outcome_of(future)) for future in done]  # their workers are free
     finally:  # interrupted (Ctrl-C, or the driver stops reading): do not wait for the notebooks still running
         pool.shutdown(wait=finished, cancel_futures=True)
 
