@@ -27,7 +27,7 @@ test: setup chromium sandbox postgres  ## run the test suite (it builds the site
 test-slow: setup chromium sandbox postgres  ## the long runs (pytest -m slow): every chapter's bank of mistakes and accidents graded
 	$(BIN)/python -m pytest -m slow
 
-test-cluster: setup sandbox slurm  ## grading on clusters the tests start (pytest -m cluster): a Dask scheduler and two workers as processes; Dask workers as jobs of a single-node Slurm (root)
+test-cluster: setup sandbox slurm  ## grading on clusters the tests start (pytest -m cluster): a Dask scheduler and two workers as processes, also over TLS; Dask workers as jobs of a single-node Slurm (root), also through its PBS (Torque) wrappers
 	$(BIN)/python -m pytest -m cluster
 
 pythons: setup  ## the data loaders and release checks on every supported Python found here (light venvs, no torch)

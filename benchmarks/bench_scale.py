@@ -145,12 +145,13 @@ def main():
     print(f"\nprojection: {args.project_students} students × {len(made)} assignments = {total} submissions "
           f"on {cores} cores")
     print(f"  assumption: one worker per core, each core as fast as one of this machine's, this class's mix of "
-          f"submissions, workers already running (batch queue time not included), one driver recording "
-          f"serially at this run's {driver_cpu / n * 1000:.0f} ms CPU per submission")
+          f"submissions, workers already running (batch queue time not included), one driver working serially "
+          f"at this run's {driver_cpu / n * 1000:.0f} ms CPU per submission")
     print(f"  workers' share: {total} × {grading_cpu / n:.3f} s / {cores} = {workers_bound / 60:.1f} min; "
-          f"driver's floor: {total} × {driver_cpu / n:.3f} s = {driver_bound / 60:.1f} min")
-    print(f"  projected wall time: {max(workers_bound, driver_bound) / 60:.1f} min "
-          f"(the larger: the driver records while the workers grade)")
+          f"driver's share: {total} × {driver_cpu / n:.3f} s = {driver_bound / 60:.1f} min")
+    print(f"  projected wall time: {max(workers_bound, driver_bound) / 60:.1f} to "
+          f"{(workers_bound + driver_bound) / 60:.1f} min (the driver records while the workers grade, but "
+          "checks every submission before the first is graded)")
 
 
 if __name__ == "__main__":
