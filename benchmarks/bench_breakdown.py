@@ -88,8 +88,9 @@ def instrument():
         setattr(NotebookClient, {"_async_cleanup_kernel": "_cleanup_kernel"}.get(name, name.replace("async_", "")),
                 run_sync(timed))
     Preprocessor.__call__ = _timed(lambda self, *a: "pp " + type(self).__name__)(Preprocessor.__call__)
-    BaseConverter.convert_single_notebook = _timed(
-        lambda self, *a: "nbgrader: sanitising pass" if self._sanitizing else "nbgrader: autograding pass")(
+    BaseConverter.convert_single_notebook = _timed(  # the worker's own release of the assignment: once per worker
+        lambda self, *a: "nbgrader: release" if not isinstance(self, Autograde) else
+        "nbgrader: sanitising pass" if self._sanitizing else "nbgrader: autograding pass")(
         BaseConverter.convert_single_notebook)
     Autograde.init_assignment = _timed(lambda *a: "nbgrader: gradebook rows, file copies")(Autograde.init_assignment)
     NbGraderAPI.autograde = _timed(lambda *a: "nbgrader autograde")(NbGraderAPI.autograde)
