@@ -24,8 +24,10 @@ from grader.course import REPO, CourseError
 from submission_bank import banks, blank, filled
 
 cluster = pytest.mark.cluster
-# Kills the process that started its kernel (its worker): only possible without the sandbox (its own pid namespace).
-WORKER_KILLER = "\nimport os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+# Kills its worker: only possible without the sandbox (its own pid namespace). The worker's pid is JPY_PARENT_PID:
+# a kernel forked by the zygote has the zygote as its parent, and killing only that would leave the worker alive.
+WORKER_KILLER = ("\nimport os, signal\nfor pid in (int(os.environ.get('JPY_PARENT_PID') or os.getppid()), os.getppid()):\n"
+                 "    try:\n        os.kill(pid, signal.SIGKILL)\n    except ProcessLookupError:\n        pass\n")
 
 
 def write_class(root, killer=False):
