@@ -54,3 +54,15 @@ def graded_locally(tmp_path_factory):
         check_two(grades, mistaken)
         _graded.append((root / "submitted", mistaken, grades))
     return _graded[0]
+
+
+def stop(processes):
+    """Terminate the cluster's processes (the last started first), killing any that do not go within 30 s."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

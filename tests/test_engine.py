@@ -19,6 +19,7 @@ from unittest import mock
 
 import pytest
 
+from cluster_grading import stop
 from conftest import A, hostile_and_broken, mistake_student, write_submission
 from grader.course import REPO, CourseError
 from submission_bank import banks, blank, filled
@@ -117,13 +118,7 @@ class Cluster:
             return client.run(os.getpid)
 
     def close(self):
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(self.processes)
 
 
 @pytest.fixture(scope="module")

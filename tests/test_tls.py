@@ -17,7 +17,7 @@ import time
 import dask
 import pytest
 
-from cluster_grading import autograde, graded_locally
+from cluster_grading import autograde, graded_locally, stop
 from grader import dask_tls, engine
 from grader.__main__ import main
 from grader.course import CourseError
@@ -142,14 +142,7 @@ class TLSCluster:
             client.wait_for_workers(1, timeout=180)
 
     def close(self):
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(self.processes)
 
 
 @pytest.fixture(scope="module")
