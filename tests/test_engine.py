@@ -25,10 +25,20 @@ from grader.course import REPO, CourseError
 from submission_bank import banks, blank, filled
 
 cluster = pytest.mark.cluster
-# Kills its worker: only possible without the sandbox (its own pid namespace). The worker's pid is JPY_PARENT_PID:
-# a kernel forked by the zygote has the zygote as its parent, and killing only that would leave the worker alive.
-WORKER_KILLER = ("\nimport os, signal\nfor pid in (int(os.environ.get('JPY_PARENT_PID') or os.getppid()), os.getppid()):\n"
-                 "    try:\n        os.kill(pid, signal.SIGKILL)\n    except ProcessLookupError:\n        pass\n")
+# Kills its worker: only possible without the sandbox (its own pid namespace). A kernel forked by the zygote has the
+# zygote as its parent and JPY_PARENT_PID=1; killing the zygote only kills the kernel (a dead kernel, not a dead worker).
+WORKER_KILLER = """
+import os, signal
+pid = os.getppid()  # the kernel's launcher, the zygote or the worker itself: walk up to the first that is not a kernel's
+while pid > 1:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        cmdline = f.read()
+    if not any(word in cmdline for word in (b"grader.zygote", b"limited_kernel", b"ipykernel", b"bwrap")):
+        os.kill(pid, signal.SIGKILL)  # the worker
+        break
+    with open(f"/proc/{pid}/stat") as f:
+        pid = int(f.read().rsplit(")", 1)[1].split()[1])
+"""
 
 
 def write_class(root, killer=False):
