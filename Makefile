@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # nbgrader starts `alembic` by name: the venv's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: site setup test test-slow test-cluster pythons release publish chromium sandbox postgres slurm bench bench-engine bench-scale bench-build clean help
+.PHONY: site setup test test-slow test-cluster pythons release publish chromium sandbox postgres slurm bench bench-engine bench-scale bench-driver bench-build clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -67,6 +67,9 @@ bench-engine: setup  ## benchmark the engines: local pool vs Dask with the same 
 
 bench-scale: setup  ## benchmark a whole course: ~1,000 submissions of every assignment, throughput, CPU, peak memory, projection
 	$(BIN)/python benchmarks/bench_scale.py
+
+bench-driver: setup  ## benchmark the driver's own work per submission: checks in the driver (before) vs on the workers, status.json rewrites vs its journal
+	$(BIN)/python benchmarks/bench_driver.py
 
 bench-build: setup  ## benchmark the site: cold build, no-change rebuild, rebuild after editing one chapter
 	$(BIN)/python benchmarks/bench_build.py

@@ -123,8 +123,8 @@ def grade_in_this_process(notebooks, students, assignment, sandboxed, shutdown):
     out = []
     for student, path in zip(students, notebooks):
         _spent.clear()
-        outcome = worker.grade({"student": student, "assignment": assignment, "notebook": Path(path).read_text(),
-                                "timestamp": None})
+        outcome = worker.grade({"student": student, "assignment": assignment, "name": Path(path).name,
+                                "raw": Path(path).read_bytes(), "repairs": [], "timestamp": None})
         assert outcome["success"] and outcome["sandboxed"] == sandboxed, outcome["log"][-2000:]
         out.append(rows_of(_spent, outcome["seconds"]))
     return out

@@ -13,12 +13,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from grader import engine, grade_task, late, sandbox
-from grader.course import CourseError, assignments, notebook_name, prepare_environment
+from grader.course import CourseError, assignments, prepare_environment
 from grader.export import export_grades
 from grader.grade_task import TIMEOUT_MARK, quiet_library_warnings
-from grader.record import Recorder, Status, driver_config, timestamp
+from grader.record import Recorder, driver_config, timestamp
+from grader.status import Status
 from grader.release import release
-from grader.submissions import discover, stage
+from grader.submissions import CHECKED, discover, locate, stage
 
 RUN_FILE = "run.txt"  # the id of the last run, which --resume continues
 
@@ -67,6 +68,8 @@ def choose_sandbox(mode):
 
 def status_entry(sub, outcome, timeout, limits):
     """graded, flagged (graded, but an instructor should look: why) or failed (why), from a worker's outcome."""
+    if outcome.get("fatal"):  # the worker's check: not a notebook it can grade
+        return {"status": "failed", "reason": outcome["fatal"]}
     if not outcome["success"]:
         return {"status": "failed", "reason": failure_reason(outcome, timeout, limits)}
     if sub.problems or sub.deductions or TIMEOUT_MARK in outcome["log"] or outcome.get("skipped"):
@@ -121,7 +124,7 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     due = late.parse_duedates(duedates, assignments())
-    subs = discover(submissions)
+    subs = discover(submissions, checked=False)  # checked by the workers: grader.submissions
     if students:
         unknown = sorted(set(students) - {sub.student for sub in subs})
         if unknown:
@@ -137,49 +140,61 @@ def autograde(submissions, workdir, jobs=1, timeout=30, csv_path=None, progress=
         shutil.rmtree(staged)
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    status, run = Status(workdir), run_id(workdir, resume)
-    todo = []
-    for sub in subs:
-        if resume and (status.get(sub.key) or {}).get("run") == run:
-            continue  # recorded by the run this one resumes
-        if sub.fatal:
-            entry = {"status": "failed", "reason": sub.fatal, "run": run}
-            if sub.detail:  # what the reason does not say (a library's error) goes to the log
-                log_file = logs / f"{sub.student}__{sub.assignment}.log"
-                log_file.write_text(sub.detail)
-                entry["log"] = str(log_file)
-            status[sub.key] = entry
-        else:
-            stage(sub, staged)
-            todo.append(sub)
-    tasks = [{"student": sub.student, "assignment": sub.assignment, "timestamp": timestamp(sub),
-              "notebook": (staged / sub.student / sub.assignment / notebook_name(sub.assignment)).read_text()}
-             for sub in todo]
+    run = run_id(workdir, resume)
     settings = grade_task.settings(timeout, limits, sandbox_mode, sandbox.hidden_paths(workdir, submissions))
-    config, name = driver_config(workdir), engine_name(scheduler, cluster, jobs)
-    grader_errors, done = 0, 0
-    results = engine.run(tasks, settings, jobs=jobs, scheduler=scheduler, cluster=cluster,
-                         cluster_config=cluster_config)
-    recorder = Recorder(workdir, config)
-    try:
-        for index, outcome in tqdm(results, total=len(tasks), desc="autograde", unit="notebook",
-                                   disable=not progress):
-            sub = todo[index]
-            grader_errors += bool(outcome.get("grader_error"))
-            log_file = logs / f"{sub.student}__{sub.assignment}.log"
-            log_file.write_text(outcome["log"] + "\n" + outcome["error"])
-            entry = status_entry(sub, outcome, timeout, limits)
-            recorder.record(sub, outcome["autograded"] if entry["status"] != "failed" else None)
-            entry.update(seconds=round(outcome["seconds"], 3), log=str(log_file), sandboxed=outcome["sandboxed"],
-                         engine=name, run=run, **{k: outcome[k] for k in ("host", "worker", "sandbox_note")
-                                                  if k in outcome})
-            status[sub.key] = entry
-            done += 1
-    except KeyboardInterrupt:
-        raise CourseError(f"interrupted: {done} of {len(tasks)} submissions graded and recorded; the same command "
-                          "with --resume grades the rest") from None
-    finally:
-        results.close()
-        recorder.close()
+    with Status(workdir) as status:
+        todo, tasks = [], []
+        for sub in subs:
+            if resume and (status.get(sub.key) or {}).get("run") == run:
+                continue  # recorded by the run this one resumes
+            raw = locate(sub)
+            if raw is None:
+                status[sub.key] = {"status": "failed", "reason": sub.fatal, "run": run, **log(logs, sub, sub.detail)}
+                continue
+            todo.append(sub)
+            tasks.append({"student": sub.student, "assignment": sub.assignment, "timestamp": timestamp(sub),
+                          "name": sub.notebook.name, "raw": raw, "repairs": list(sub.repairs)})
+        results = engine.run(tasks, settings, jobs=jobs, scheduler=scheduler, cluster=cluster,
+                             cluster_config=cluster_config)
+        recorder = Recorder(workdir, config=driver_config(workdir))
+        where = {"engine": engine_name(scheduler, cluster, jobs), "run": run}
+        grader_errors, done = 0, 0
+        try:
+            for index, outcome in tqdm(results, total=len(tasks), desc="autograde", unit="notebook",
+                                       disable=not progress):
+                status[todo[index].key] = record(todo[index], outcome, recorder, staged, logs, timeout, limits, where)
+                grader_errors += bool(outcome.get("grader_error"))
+                done += 1
+        except KeyboardInterrupt:
+            raise CourseError(f"interrupted: {done} of {len(tasks)} submissions graded and recorded; the same "
+                              "command with --resume grades the rest") from None
+        finally:
+            results.close()
+            recorder.close()
     rows = export_grades(workdir, csv_path)
     return rows, grader_errors
+
+
+def log(logs, sub, text):
+    """Write ``text`` to the submission's log file; its entry in status.json (nothing when there is no text)."""
+    if not text:
+        return {}
+    path = logs / f"{sub.student}__{sub.assignment}.log"
+    path.write_text(text)
+    return {"log": str(path)}
+
+
+def record(sub, outcome, recorder, staged, logs, timeout, limits, where):
+    """Take in a worker's outcome: the graded notebook, the gradebook's record, the log; return the status entry."""
+    for name in CHECKED:  # what the worker's check found (nothing, when the worker died before it could say)
+        if name in outcome.get("checked", {}):
+            setattr(sub, name, outcome["checked"][name])
+    entry = status_entry(sub, outcome, timeout, limits)
+    if outcome.get("fatal"):  # not gradable: no gradebook record, as for what the driver finds (locate)
+        return {**entry, **where, **log(logs, sub, outcome["log"])}
+    if outcome.get("staged") is not None:
+        stage(sub, staged, outcome["staged"])
+    recorder.record(sub, outcome["autograded"] if entry["status"] != "failed" else None)
+    return {**entry, "seconds": round(outcome["seconds"], 3), "sandboxed": outcome["sandboxed"], **where,
+            **log(logs, sub, outcome["log"] + "\n" + outcome["error"]),
+            **{k: outcome[k] for k in ("host", "worker", "sandbox_note") if k in outcome}}

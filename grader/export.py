@@ -1,10 +1,10 @@
 """Write the grades CSV from the gradebook (scores, manual grades included) and the grading statuses."""
 import csv
 import functools
-import json
 from pathlib import Path
 
 from grader.course import SOLUTIONS, nbgrader_config, notebook_name
+from grader.status import read_status
 
 COLUMNS = ["student", "assignment", "score", "max_score", "status", "reason", "manual_pending", "parts",
            "late_penalty", "hours_late"]
@@ -43,8 +43,7 @@ def export_grades(workdir, csv_path=None):
     from nbgrader.api import Gradebook, MissingEntry
 
     workdir = Path(workdir).resolve()
-    status_file = workdir / "status.json"
-    status = json.loads(status_file.read_text()) if status_file.exists() else {}
+    status = read_status(workdir)
     db_url = nbgrader_config(workdir).CourseDirectory.db_url
     rows = []
     with Gradebook(db_url) as gb:

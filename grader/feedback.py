@@ -5,7 +5,6 @@ lines; the chain below removes both and keeps each test's one-line message. Its 
 MathML (``grader.feedback_math``), so the page needs nothing from the internet.
 """
 import html
-import json
 import textwrap
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
 from grader.course import nbgrader_config, notebook_name, prepare_environment
 from grader.feedback_math import MathToMathML, drop_cdn_mathjax
+from grader.status import read_status
 
 
 class KeepOnlyTestMessages(NbGraderPreprocessor):
@@ -76,7 +76,7 @@ def generate_feedback(workdir, students=None):
     config.GenerateFeedback.preprocessors = FEEDBACK_CHAIN
     api = NbGraderAPI(config=config)
     written, problems = [], []
-    for key, entry in sorted(json.loads(status_file.read_text()).items()):
+    for key, entry in sorted(read_status(workdir).items()):
         student, assignment = key.split("/", 1)
         if students and student not in students:
             continue

@@ -3,8 +3,9 @@
 A worker (a process of the local pool, or a Dask worker on any machine) keeps a scratch course
 folder of its own: its own SQLite gradebook holding the release's source records (generated there
 once per assignment), its own kernelspec and its kernels' launch log. A task ships the notebook's
-bytes; the result is a dict of strings, numbers, booleans and lists (per-part scores are in the
-autograded notebook it carries, which ``grader.record`` saves into the instructor's gradebook).
+bytes, which the worker checks and repairs (``grader.submissions.check``) before grading; the
+result is a dict of strings, numbers, booleans and lists (per-part scores are in the autograded
+notebook it carries, which ``grader.record`` saves into the instructor's gradebook).
 Nothing the worker holds, no gradebook session and no kernel manager, ever leaves it.
 
 Each kernel gets Unix sockets in a folder of its own and, in the sandbox, a fresh HOME, so nothing
@@ -130,8 +131,13 @@ class Worker:
         self.released = set()
 
     def grade(self, task):
-        """Grade ``task`` (student, assignment, notebook text, timestamp text or None); return plain data."""
+        """Check and grade ``task``; return plain data (``checked``: what ``grader.submissions.check`` found).
+
+        A task: student, assignment, the notebook file's ``name`` and bytes (``raw``), the ``repairs`` the driver
+        noted (a renamed file), the ``timestamp.txt`` text or None. The graded notebook comes back as ``staged``.
+        """
         from grader.release import release
+        from grader.submissions import CHECKED, Submission, check, staged_notebook
 
         host, worker = where()
         placed = {"host": host, "worker": worker, "sandbox_note": self.note}
@@ -139,13 +145,22 @@ class Worker:
             return {"success": False, "refused": self.refusal, "log": "", "error": "", "seconds": 0.0,
                     "sandboxed": False, "autograded": None, **placed}
         student, assignment = task["student"], task["assignment"]
+        start = time.perf_counter()
+        sub = check(Submission(student, assignment, None, notebook=Path(task["name"]), repairs=list(task["repairs"])),
+                    task["raw"])
+        checked = {name: getattr(sub, name) for name in CHECKED}
+        if sub.fatal:
+            return {"success": False, "fatal": sub.fatal, "checked": checked, "log": sub.detail, "error": "",
+                    "seconds": time.perf_counter() - start, "sandboxed": False, "autograded": None, **placed}
+        staged = staged_notebook(sub)
+        checking = time.perf_counter() - start
         if assignment not in self.released:  # the source records this scratch gradebook needs
             release([assignment], out=self.course / "release", workdir=self.course)
             self.released.add(assignment)
         folder = self.course / "submitted" / student / assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        (folder / notebook_name(assignment)).write_text(task["notebook"])
+        (folder / notebook_name(assignment)).write_text(staged)
         if task.get("timestamp") is not None:
             (folder / "timestamp.txt").write_text(task["timestamp"])
         try:
@@ -155,7 +170,8 @@ class Worker:
         finally:
             for kind in ("submitted", "autograded"):
                 shutil.rmtree(self.course / kind / student, ignore_errors=True)
-        return {**outcome, **placed}
+        outcome["seconds"] += checking
+        return {**outcome, "checked": checked, "staged": staged, **placed}
 
     def _autograde_in_fresh_socket_folder(self, assignment, student):
         """One nbgrader run, its kernel on sockets in a folder of its own, removed after; and the kernels' launches."""

@@ -1,15 +1,13 @@
-"""The driver's record of a run: the instructor's gradebook, the autograded copies and ``status.json``.
+"""The driver's record of a run: the instructor's gradebook and the autograded copies.
 
 Only the driver writes these, whatever engine graded, so the gradebook never has concurrent writers.
 The gradebook is written by nbgrader's own steps, run on the autograded notebook a worker sent back
 over one connection the driver keeps open for the run:
 ``SaveAutoGrades`` (the cells' scores and comments), the course's policy deductions, then
 ``AssignLatePenalties`` (on the score after deductions). The formgrader reads it as if
-``nbgrader autograde`` had run here. ``status.json`` is rewritten after every submission, so a
-driver stopped half-way loses nothing it recorded (``--resume``).
+``nbgrader autograde`` had run here. A notebook's record is committed whole; ``grader.status`` keeps
+the verdicts.
 """
-import json
-import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,23 +146,3 @@ def driver_config(workdir):
     config = nbgrader_config(workdir)
     late.configure(config, workdir)
     return config
-
-
-class Status:
-    """``status.json``: one entry per submission, saved (atomically) after every change."""
-
-    def __init__(self, workdir):
-        self.path = Path(workdir) / "status.json"
-        self.entries = json.loads(self.path.read_text()) if self.path.exists() else {}
-
-    def __setitem__(self, key, entry):
-        self.entries[key] = entry
-        self.save()
-
-    def get(self, key):
-        return self.entries.get(key)
-
-    def save(self):
-        temporary = self.path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
-        os.replace(temporary, self.path)

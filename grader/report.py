@@ -7,7 +7,6 @@ network. Only messages that students also see in their feedback are quoted: neve
 """
 import csv
 import html
-import json
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -16,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import CourseError, notebook_name
+from grader.status import read_status
 
 # diagnose() in grader.hidden_tests words every recognised mistake this way.
 NAMED_MISTAKE = re.compile(r"your result matches (.+?)\.(?:\s|$)")
@@ -81,8 +81,7 @@ def named_mistakes(notebook_path):
 def summarise(workdir):
     """Per assignment: rows, part pass rates, mistake counts, problem rows and grading times."""
     workdir = Path(workdir)
-    status_path = workdir / "status.json"
-    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    status = read_status(workdir)
     by_assignment = defaultdict(list)
     for row in read_rows(workdir):
         by_assignment[row["assignment"]].append(row)

@@ -74,7 +74,9 @@ def csv_rows(workdir):
 
 
 def status(workdir):
-    return json.loads((workdir / "status.json").read_text())
+    from grader.status import read_status
+
+    return read_status(workdir)
 
 
 @pytest.fixture(scope="module")
@@ -229,8 +231,7 @@ def test_resume_after_the_driver_is_killed_keeps_what_was_graded(class_root, ref
     while len(kept) < 2:  # two submissions graded by a worker and recorded: kill the driver, its pool and kernels
         assert time.monotonic() < deadline and driver.poll() is None
         time.sleep(0.2)
-        if (tmp_path / "status.json").exists():
-            kept = {k: e for k, e in status(tmp_path).items() if "worker" in e}
+        kept = {k: e for k, e in status(tmp_path).items() if "worker" in e}
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     kept = {k: e for k, e in status(tmp_path).items() if "worker" in e}
@@ -287,7 +288,8 @@ def test_a_worker_without_bubblewrap_refuses_to_grade_with_sandbox_on(monkeypatc
     monkeypatch.setattr(grade_task, "_worker", None)
     settings = grade_task.settings(30, {"memory_mb": 4096, "cpu_seconds": 600}, "on", [])
     with mock.patch.dict(os.environ):  # the worker sets up its environment: leave this process's as it was
-        outcome = grade_task.grade(settings, {"student": "s", "assignment": A, "notebook": "{}", "timestamp": None})
+        outcome = grade_task.grade(settings, {"student": "s", "assignment": A, "name": f"{A}.ipynb", "raw": b"{}",
+                                              "repairs": [], "timestamp": None})
     assert outcome["autograded"] is None and not outcome["sandboxed"]
     entry = status_entry(None, outcome, 30, None)
     assert entry["status"] == "failed"
