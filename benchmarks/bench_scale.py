@@ -128,7 +128,7 @@ def main():
     print(f"graded: {len(rows)} rows, {errors} grader errors, statuses {statuses}")
     print(f"wall {wall:.0f} s: {n / wall:.2f} submissions/s, {wall / n:.3f} s per submission; "
           f"load average after {os.getloadavg()[0]:.1f}")
-    print(f"CPU per submission: driver {driver_cpu / n:.3f} s (it checks, stages, records and exports); grading "
+    print(f"CPU per submission: driver {driver_cpu / n:.3f} s (it finds and reads the files, releases, records and exports; the workers check); grading "
           f"{grading_cpu / n:.3f} s (workers, zygotes, kernels: the machine's busy CPU over the run, less the driver's "
           f"and the memory sampler's {peak['cpu']:.0f} s; anything else running here counts too: run it alone)")
     print(f"peak memory: driver {peak['driver_rss']:.0f} MB RSS; one worker process {peak['worker_rss']:.0f} MB RSS; "
@@ -149,9 +149,8 @@ def main():
           f"at this run's {driver_cpu / n * 1000:.0f} ms CPU per submission")
     print(f"  workers' share: {total} × {grading_cpu / n:.3f} s / {cores} = {workers_bound / 60:.1f} min; "
           f"driver's share: {total} × {driver_cpu / n:.3f} s = {driver_bound / 60:.1f} min")
-    print(f"  projected wall time: {max(workers_bound, driver_bound) / 60:.1f} to "
-          f"{(workers_bound + driver_bound) / 60:.1f} min (the driver records while the workers grade, but "
-          "checks every submission before the first is graded)")
+    print(f"  projected wall time: {max(workers_bound, driver_bound) / 60:.1f} min (the driver records while the "
+          f"workers grade; {(workers_bound + driver_bound) / 60:.1f} min if the two did not overlap at all)")
 
 
 if __name__ == "__main__":

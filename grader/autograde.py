@@ -189,12 +189,12 @@ def record(sub, outcome, recorder, staged, logs, timeout, limits, where):
     for name in CHECKED:  # what the worker's check found (nothing, when the worker died before it could say)
         if name in outcome.get("checked", {}):
             setattr(sub, name, outcome["checked"][name])
-    entry = status_entry(sub, outcome, timeout, limits)
+    entry = {**status_entry(sub, outcome, timeout, limits), **where,
+             **{k: outcome[k] for k in ("host", "worker", "sandbox_note") if k in outcome}}
     if outcome.get("fatal"):  # not gradable: no gradebook record, as for what the driver finds (locate)
-        return {**entry, **where, **log(logs, sub, outcome["log"])}
+        return {**entry, **log(logs, sub, outcome["log"])}
     if outcome.get("staged") is not None:
         stage(sub, staged, outcome["staged"])
     recorder.record(sub, outcome["autograded"] if entry["status"] != "failed" else None)
-    return {**entry, "seconds": round(outcome["seconds"], 3), "sandboxed": outcome["sandboxed"], **where,
-            **log(logs, sub, outcome["log"] + "\n" + outcome["error"]),
-            **{k: outcome[k] for k in ("host", "worker", "sandbox_note") if k in outcome}}
+    return {**entry, "seconds": round(outcome["seconds"], 3), "sandboxed": outcome["sandboxed"],
+            **log(logs, sub, outcome["log"] + "\n" + outcome["error"])}

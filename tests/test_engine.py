@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 from unittest import mock
 
+import nbformat
 import pytest
 
 from cluster_grading import stop
 from conftest import A, hostile_and_broken, mistake_student, write_submission
 from grader.course import REPO, CourseError
+from points import points
 from submission_bank import banks, blank, filled
 
 cluster = pytest.mark.cluster
@@ -440,6 +442,33 @@ def test_a_local_worker_killed_mid_notebook_costs_no_row_and_leaves_no_scratch_f
     assert not list(Path(tempfile.gettempdir()).glob(f"rnnw-{killed}-*"))  # removed by the next worker
     time.sleep(2)
     assert not left_behind(str(tmp_path)), "processes of the run outlived it"
+
+
+def test_the_driver_only_finds_files_and_the_workers_check_them(tmp_path, monkeypatch):
+    """The check and repair run on the worker (a check in the driver raises here); what it finds comes back whole:
+    the driver's note of a renamed file, and a notebook it cannot read (failed, the reason, the error in the log)."""
+    from grader import submissions
+    from grader.autograde import autograde
+
+    def no_check_here(sub, raw):
+        raise AssertionError("the driver checked a notebook")
+
+    monkeypatch.setattr(submissions, "check", no_check_here)
+    root = tmp_path / "class"
+    write_submission(root, "renamed", A, "my_homework.ipynb", filled(A))
+    write_submission(root, "truncated", A, f"{A}.ipynb", nbformat.writes(filled(A))[:700])
+    rows, errors = autograde(root, tmp_path / "wd", jobs=1, progress=False)
+    rows = {r["student"]: r for r in rows}
+    assert errors == 0
+    assert rows["renamed"]["status"] == "flagged" and "notebook renamed" in rows["renamed"]["reason"], rows
+    assert rows["renamed"]["score"] == str(points(A)[1])
+    assert rows["truncated"]["status"] == "failed" and rows["truncated"]["score"] == "", rows
+    assert rows["truncated"]["reason"].startswith("not a readable notebook") and "complete JSON" in rows[
+        "truncated"]["reason"]
+    entry = status(tmp_path / "wd")[f"truncated/{A}"]
+    assert "Traceback" in Path(entry["log"]).read_text() and entry["worker"].startswith("local pid")
+    graded = tmp_path / "wd" / "submitted" / "renamed" / A / f"{A}.ipynb"
+    assert "notebook renamed" in graded.read_text()  # the graded notebook, as the worker staged it
 
 
 def left_behind(mark):
