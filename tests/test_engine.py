@@ -146,11 +146,13 @@ def dask_cluster(tmp_path_factory):
 def test_a_dask_cluster_grades_the_class_as_the_local_default_does(class_root, reference, dask_cluster, tmp_path):
     grade(class_root, "--workdir", tmp_path, "--scheduler", dask_cluster.address, "--sandbox", "on")
     assert (tmp_path / "grades.csv").read_text() == reference[0]
-    graded = {key: entry for key, entry in status(tmp_path).items() if "worker" in entry}
-    assert len(graded) == len(csv_rows(tmp_path)) - 1  # all but the unreadable one went to a worker
-    assert {entry["engine"] for entry in graded.values()} == {f"dask {dask_cluster.address}"}
+    went = {key: entry for key, entry in status(tmp_path).items() if "worker" in entry}
+    assert len(went) == len(csv_rows(tmp_path))  # every one went to a worker: workers check, the driver finds files
+    graded = {key: entry for key, entry in went.items() if "sandboxed" in entry}
+    assert set(went) - set(graded) == {f"truncated_json/{A}"}  # unreadable: the worker's check failed it
+    assert {entry["engine"] for entry in went.values()} == {f"dask {dask_cluster.address}"}
     assert all(entry["sandboxed"] and entry["host"] for entry in graded.values())
-    assert {entry["worker"] for entry in graded.values()} <= set(dask_cluster.worker_pids())
+    assert {entry["worker"] for entry in went.values()} <= set(dask_cluster.worker_pids())
     # formgrader's view: the instructor's gradebook has every graded submission, once, with its scores
     from nbgrader.api import Gradebook
 
