@@ -19,7 +19,7 @@ from grader.grade_task import TIMEOUT_MARK, quiet_library_warnings
 from grader.record import Recorder, driver_config, timestamp
 from grader.status import Status
 from grader.release import release
-from grader.submissions import CHECKED, discover, locate, stage
+from grader.submissions import discover, locate, stage
 
 RUN_FILE = "run.txt"  # the id of the last run, which --resume continues
 
@@ -186,9 +186,8 @@ def log(logs, sub, text):
 
 def record(sub, outcome, recorder, staged, logs, timeout, limits, where):
     """Take in a worker's outcome: the graded notebook, the gradebook's record, the log; return the status entry."""
-    for name in CHECKED:  # what the worker's check found (nothing, when the worker died before it could say)
-        if name in outcome.get("checked", {}):
-            setattr(sub, name, outcome["checked"][name])
+    for name, found in outcome.get("checked", {}).items():  # the worker's check (none: it died before saying)
+        setattr(sub, name, found)
     entry = {**status_entry(sub, outcome, timeout, limits), **where,
              **{k: outcome[k] for k in ("host", "worker", "sandbox_note") if k in outcome}}
     if outcome.get("fatal"):  # not gradable: no gradebook record, as for what the driver finds (locate)
